@@ -1,1 +1,18 @@
-//! weir-broker
+//! The Weir broker: a tokio server speaking the Kafka protocol over the
+//! storage, metadata and protocol crates.
+//!
+//! Layout: [`server`] accepts connections, [`connection`] frames requests
+//! and keeps responses in order, [`dispatch`] routes to one module per
+//! Kafka API in [`handlers`], [`broker`] holds shared state, and
+//! [`errors`] is the single place where errors become Kafka error codes.
+
+pub mod broker;
+pub mod config;
+pub mod connection;
+pub mod dispatch;
+pub mod errors;
+pub mod handlers;
+pub mod log_manager;
+pub mod metadata_store;
+pub mod partition;
+pub mod server;

@@ -1,0 +1,319 @@
+//! Broker configuration: Kafka's `server.properties` keys, defaults and
+//! validation.
+//!
+//! Sources, lowest priority first: built-in defaults, the properties file
+//! (`--config`), then command-line overrides. Unknown keys are reported as
+//! warnings (a typo must not stop a broker); a known key with an invalid
+//! value is a startup error naming the key.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use weir_metadata::topic_config::{TOPIC_CONFIGS, topic_config_def};
+
+/// A `NAME://host:port` listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listener {
+    /// Listener name, e.g. `PLAINTEXT`.
+    pub name: String,
+    /// Host or IP (empty = all interfaces, as Kafka).
+    pub host: String,
+    /// Port, 0 = ephemeral.
+    pub port: u16,
+}
+
+impl Listener {
+    /// Parse `NAME://host:port`.
+    pub fn parse(s: &str) -> Option<Listener> {
+        let (name, rest) = s.trim().split_once("://")?;
+        let (host, port) = rest.rsplit_once(':')?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        Some(Listener { name: name.to_string(), host: host.to_string(), port: port.parse().ok()? })
+    }
+}
+
+/// A startup configuration error; always names the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A value failed to parse or validate.
+    #[error("invalid value {value:?} for configuration {key}: {reason}")]
+    Invalid {
+        /// Config key.
+        key: String,
+        /// Offending value.
+        value: String,
+        /// Why.
+        reason: String,
+    },
+    /// The properties file could not be read.
+    #[error("cannot read config file {path}: {reason}")]
+    File {
+        /// File path.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Validated broker configuration.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    /// `node.id` (or `broker.id`).
+    pub node_id: i32,
+    /// `listeners`.
+    pub listeners: Vec<Listener>,
+    /// `advertised.listeners` (defaults to `listeners`).
+    pub advertised_listeners: Vec<Listener>,
+    /// `log.dirs` (or `log.dir`).
+    pub log_dirs: Vec<PathBuf>,
+    /// `num.partitions`: default partition count for new topics.
+    pub num_partitions: i32,
+    /// `default.replication.factor`.
+    pub default_replication_factor: i16,
+    /// `auto.create.topics.enable`.
+    pub auto_create_topics: bool,
+    /// `message.max.bytes`: largest record batch accepted (topic default).
+    pub message_max_bytes: usize,
+    /// `socket.request.max.bytes`: largest request frame accepted.
+    pub socket_request_max_bytes: usize,
+    /// `log.flush.scheduler.interval.ms`: how often the flusher checks `flush.ms`.
+    pub log_flush_scheduler_interval_ms: u64,
+    /// `log.flush.offset.checkpoint.interval.ms`: how often recovery points are checkpointed.
+    pub log_flush_offset_checkpoint_interval_ms: u64,
+    /// Every static property as given (file + overrides), used to resolve
+    /// topic config defaults through their `log.*` synonyms.
+    pub props: BTreeMap<String, String>,
+}
+
+/// Keys a Kafka `server.properties` commonly carries that Weir accepts
+/// without acting on them (single-node, no separate network/IO pools).
+const TOLERATED_KEYS: &[&str] = &[
+    "process.roles",
+    "controller.quorum.voters",
+    "controller.quorum.bootstrap.servers",
+    "controller.listener.names",
+    "inter.broker.listener.name",
+    "listener.security.protocol.map",
+    "num.network.threads",
+    "num.io.threads",
+    "num.recovery.threads.per.data.dir",
+    "socket.send.buffer.bytes",
+    "socket.receive.buffer.bytes",
+    "offsets.topic.replication.factor",
+    "offsets.topic.num.partitions",
+    "transaction.state.log.replication.factor",
+    "transaction.state.log.min.isr",
+    "group.initial.rebalance.delay.ms",
+    "log.retention.check.interval.ms",
+    "log.cleaner.enable",
+    "log.flush.interval.messages",
+    "log.flush.interval.ms",
+    "share.coordinator.state.topic.replication.factor",
+    "share.coordinator.state.topic.min.isr",
+];
+
+const BROKER_KEYS: &[&str] = &[
+    "node.id",
+    "broker.id",
+    "listeners",
+    "advertised.listeners",
+    "log.dirs",
+    "log.dir",
+    "num.partitions",
+    "default.replication.factor",
+    "auto.create.topics.enable",
+    "message.max.bytes",
+    "socket.request.max.bytes",
+    "log.flush.scheduler.interval.ms",
+    "log.flush.offset.checkpoint.interval.ms",
+];
+
+fn invalid(key: &str, value: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { key: key.into(), value: value.into(), reason: reason.into() }
+}
+
+fn parse_int<T: std::str::FromStr>(props: &BTreeMap<String, String>, key: &str, default: T) -> Result<T, ConfigError> {
+    match props.get(key) {
+        None => Ok(default),
+        Some(v) => v.trim().parse().map_err(|_| invalid(key, v, "expected an integer in range")),
+    }
+}
+
+fn parse_bool(props: &BTreeMap<String, String>, key: &str, default: bool) -> Result<bool, ConfigError> {
+    match props.get(key).map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(default),
+        Some(v) if v == "true" => Ok(true),
+        Some(v) if v == "false" => Ok(false),
+        Some(v) => Err(invalid(key, &v, "expected true or false")),
+    }
+}
+
+fn parse_listeners(key: &str, value: &str) -> Result<Vec<Listener>, ConfigError> {
+    let out: Option<Vec<Listener>> = value.split(',').filter(|s| !s.trim().is_empty()).map(Listener::parse).collect();
+    match out {
+        Some(v) if !v.is_empty() => Ok(v),
+        _ => Err(invalid(key, value, "expected a comma-separated list of NAME://host:port")),
+    }
+}
+
+fn is_synonym_key(key: &str) -> bool {
+    TOPIC_CONFIGS.iter().any(|d| d.synonyms.iter().any(|(k, _)| *k == key))
+}
+
+/// Validate a `log.*`-style broker key through the topic config it feeds.
+fn validate_synonym(key: &str, value: &str) -> Result<(), ConfigError> {
+    for def in TOPIC_CONFIGS {
+        for (syn, mult) in def.synonyms {
+            if *syn != key {
+                continue;
+            }
+            if *mult != 1 {
+                let n: i64 = value.trim().parse().map_err(|_| invalid(key, value, "expected an integer"))?;
+                return def
+                    .validate(&n.saturating_mul(*mult).to_string())
+                    .map_err(|e| invalid(key, value, e.to_string()));
+            }
+            let def = topic_config_def(def.name).unwrap_or(def);
+            return def.validate(value).map_err(|e| invalid(key, value, e.to_string()));
+        }
+    }
+    Ok(())
+}
+
+/// Read a Java properties file.
+pub fn read_properties_file(path: &std::path::Path) -> Result<BTreeMap<String, String>, ConfigError> {
+    let file = std::fs::File::open(path).map_err(|e| ConfigError::File { path: path.into(), reason: e.to_string() })?;
+    let map = java_properties::read(std::io::BufReader::new(file))
+        .map_err(|e| ConfigError::File { path: path.into(), reason: e.to_string() })?;
+    Ok(map.into_iter().collect())
+}
+
+impl BrokerConfig {
+    /// Validate properties. Returns the config and one warning per unknown key.
+    pub fn from_props(props: BTreeMap<String, String>) -> Result<(BrokerConfig, Vec<String>), ConfigError> {
+        let mut warnings = Vec::new();
+        for key in props.keys() {
+            let k = key.as_str();
+            if !(BROKER_KEYS.contains(&k) || TOLERATED_KEYS.contains(&k) || is_synonym_key(k)) {
+                warnings.push(format!("unknown configuration key {k:?} is ignored"));
+            }
+        }
+        for (k, v) in &props {
+            if is_synonym_key(k) {
+                validate_synonym(k, v)?;
+            }
+        }
+        let node_id = match (props.get("node.id"), props.get("broker.id")) {
+            (Some(_), _) => parse_int(&props, "node.id", 1)?,
+            (None, Some(_)) => parse_int(&props, "broker.id", 1)?,
+            (None, None) => 1,
+        };
+        if node_id < 0 {
+            return Err(invalid("node.id", &node_id.to_string(), "must be >= 0"));
+        }
+        let listeners = match props.get("listeners") {
+            Some(v) => parse_listeners("listeners", v)?,
+            None => vec![Listener { name: "PLAINTEXT".into(), host: "127.0.0.1".into(), port: 9092 }],
+        };
+        let advertised_listeners = match props.get("advertised.listeners") {
+            Some(v) => parse_listeners("advertised.listeners", v)?,
+            None => listeners.clone(),
+        };
+        let dirs = props.get("log.dirs").or_else(|| props.get("log.dir")).cloned().unwrap_or_else(|| "./weir-data".into());
+        let log_dirs: Vec<PathBuf> = dirs.split(',').map(str::trim).filter(|s| !s.is_empty()).map(PathBuf::from).collect();
+        if log_dirs.is_empty() {
+            return Err(invalid("log.dirs", &dirs, "no directory given"));
+        }
+        let num_partitions: i32 = parse_int(&props, "num.partitions", 1)?;
+        if num_partitions < 1 {
+            return Err(invalid("num.partitions", &num_partitions.to_string(), "must be at least 1"));
+        }
+        let default_replication_factor: i16 = parse_int(&props, "default.replication.factor", 1)?;
+        if default_replication_factor < 1 {
+            return Err(invalid(
+                "default.replication.factor",
+                &default_replication_factor.to_string(),
+                "must be at least 1",
+            ));
+        }
+        let auto_create_topics = parse_bool(&props, "auto.create.topics.enable", true)?;
+        let message_max_bytes: i32 = parse_int(&props, "message.max.bytes", 1_048_588)?;
+        if message_max_bytes < 0 {
+            return Err(invalid("message.max.bytes", &message_max_bytes.to_string(), "must be >= 0"));
+        }
+        let socket_request_max_bytes: i32 = parse_int(&props, "socket.request.max.bytes", 104_857_600)?;
+        if socket_request_max_bytes < 1 {
+            return Err(invalid("socket.request.max.bytes", &socket_request_max_bytes.to_string(), "must be >= 1"));
+        }
+        let log_flush_scheduler_interval_ms: i64 = parse_int(&props, "log.flush.scheduler.interval.ms", 1000)?;
+        let log_flush_offset_checkpoint_interval_ms: i64 =
+            parse_int(&props, "log.flush.offset.checkpoint.interval.ms", 60_000)?;
+        for (k, v) in [
+            ("log.flush.scheduler.interval.ms", log_flush_scheduler_interval_ms),
+            ("log.flush.offset.checkpoint.interval.ms", log_flush_offset_checkpoint_interval_ms),
+        ] {
+            if v < 1 {
+                return Err(invalid(k, &v.to_string(), "must be at least 1"));
+            }
+        }
+        Ok((
+            BrokerConfig {
+                node_id,
+                listeners,
+                advertised_listeners,
+                log_dirs,
+                num_partitions,
+                default_replication_factor,
+                auto_create_topics,
+                message_max_bytes: message_max_bytes as usize,
+                socket_request_max_bytes: socket_request_max_bytes as usize,
+                log_flush_scheduler_interval_ms: log_flush_scheduler_interval_ms as u64,
+                log_flush_offset_checkpoint_interval_ms: log_flush_offset_checkpoint_interval_ms as u64,
+                props,
+            },
+            warnings,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn props(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_match_the_quick_start() {
+        let (c, w) = BrokerConfig::from_props(props(&[])).unwrap();
+        assert!(w.is_empty());
+        assert_eq!(c.listeners, vec![Listener { name: "PLAINTEXT".into(), host: "127.0.0.1".into(), port: 9092 }]);
+        assert_eq!(c.log_dirs, vec![PathBuf::from("./weir-data")]);
+        assert_eq!(c.num_partitions, 1);
+        assert!(c.auto_create_topics);
+        assert_eq!(c.socket_request_max_bytes, 104_857_600);
+    }
+
+    #[test]
+    fn invalid_values_name_the_key_and_unknown_keys_warn() {
+        let err = BrokerConfig::from_props(props(&[("num.partitions", "abc")])).unwrap_err();
+        assert!(err.to_string().contains("num.partitions"), "{err}");
+        let err = BrokerConfig::from_props(props(&[("log.retention.hours", "x")])).unwrap_err();
+        assert!(err.to_string().contains("log.retention.hours"), "{err}");
+        let err = BrokerConfig::from_props(props(&[("log.segment.bytes", "10")])).unwrap_err();
+        assert!(err.to_string().contains("log.segment.bytes"), "{err}");
+        let err = BrokerConfig::from_props(props(&[("listeners", "nonsense")])).unwrap_err();
+        assert!(err.to_string().contains("listeners"), "{err}");
+        let (_, w) = BrokerConfig::from_props(props(&[("foo.bar", "1")])).unwrap();
+        assert!(w[0].contains("foo.bar"));
+    }
+
+    #[test]
+    fn broker_id_is_a_synonym_of_node_id() {
+        let (c, _) = BrokerConfig::from_props(props(&[("broker.id", "7")])).unwrap();
+        assert_eq!(c.node_id, 7);
+        let (c, _) = BrokerConfig::from_props(props(&[("broker.id", "7"), ("node.id", "3")])).unwrap();
+        assert_eq!(c.node_id, 3);
+    }
+}

@@ -1,0 +1,96 @@
+//! One client connection: read length-prefixed frames, dispatch, and write
+//! responses **in request order**.
+//!
+//! The reader runs each request's in-order part (decoding, and for Produce
+//! the appends) before reading the next frame, so pipelined Produce requests
+//! append in the order they were sent, as Kafka guarantees. The waiting part
+//! (fsync for acks=all, Fetch long-poll) runs in a spawned task; the writer
+//! awaits those tasks in request order. At most [`IN_FLIGHT_MAX`] requests
+//! wait per connection, which bounds memory.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::broker::Broker;
+use crate::dispatch::{Pending, Reply, begin};
+
+/// Requests read but not yet answered, per connection.
+pub const IN_FLIGHT_MAX: usize = 64;
+
+/// Serve one connection until the client closes it or sends something the
+/// broker must close on.
+pub async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let (mut rd, mut wr) = stream.into_split();
+    let (tx, mut rx) = mpsc::channel::<JoinHandle<Reply>>(IN_FLIGHT_MAX);
+
+    let writer = tokio::spawn(async move {
+        while let Some(handle) = rx.recv().await {
+            match handle.await {
+                Ok(Reply::Frame(buf)) => {
+                    if wr.write_all(&buf).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(Reply::NoResponse) => {}
+                Ok(Reply::Close(reason)) => {
+                    tracing::warn!(%peer, reason, "closing connection");
+                    return;
+                }
+                Err(e) => {
+                    tracing::error!(%peer, error = %e, "request handler failed; closing connection");
+                    return;
+                }
+            }
+        }
+    });
+
+    let max = broker.config.socket_request_max_bytes;
+    loop {
+        let frame = tokio::select! {
+            r = read_frame(&mut rd, max) => r,
+            _ = tx.closed() => break,
+        };
+        let frame = match frame {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(reason) => {
+                tracing::warn!(%peer, reason, "closing connection");
+                break;
+            }
+        };
+        let handle = match begin(&broker, frame).await {
+            Pending::Ready(reply) => tokio::spawn(async move { reply }),
+            Pending::Wait(fut) => tokio::spawn(fut),
+        };
+        if tx.send(handle).await.is_err() {
+            break;
+        }
+    }
+    drop(tx);
+    let _ = writer.await;
+}
+
+/// Read one frame body. `Ok(None)` on a clean end of stream between frames.
+async fn read_frame(rd: &mut tokio::net::tcp::OwnedReadHalf, max: usize) -> Result<Option<Bytes>, String> {
+    let mut len_buf = [0u8; 4];
+    match rd.read_exact(&mut len_buf).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(format!("read failed: {e}")),
+    }
+    let len = i32::from_be_bytes(len_buf);
+    // Kafka's InvalidReceiveException: negative or over socket.request.max.bytes.
+    if len < 0 || len as usize > max {
+        return Err(format!("request size {len} is invalid or exceeds socket.request.max.bytes {max}"));
+    }
+    let mut body = BytesMut::zeroed(len as usize);
+    rd.read_exact(&mut body).await.map_err(|e| format!("truncated request frame: {e}"))?;
+    Ok(Some(body.freeze()))
+}

@@ -1,0 +1,97 @@
+//! Request header decoding, version checks and routing to the handlers.
+//!
+//! Kafka's rules for bad requests, which Weir follows:
+//! * an ApiVersions request with a version the broker does not know gets
+//!   UNSUPPORTED_VERSION in a v0 body listing the supported ranges (KIP-511),
+//!   so the client can retry with a version both sides know;
+//! * any other unknown API key or version, or a body that does not decode,
+//!   closes the connection (Kafka's `InvalidRequestException` path).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use weir_protocol::codec::Message;
+use weir_protocol::header::{decode_request_header, encode_response_frame};
+use weir_protocol::api::RequestBody;
+
+use crate::broker::Broker;
+use crate::handlers::{
+    api_versions, create_topics, delete_topics, describe_cluster, fetch, init_producer_id, list_offsets, metadata,
+    produce,
+};
+
+/// What the writer sends back for one request.
+pub enum Reply {
+    /// A complete response frame (length prefix included).
+    Frame(BytesMut),
+    /// Nothing (Produce with acks=0).
+    NoResponse,
+    /// Close the connection, with the reason to log.
+    Close(String),
+}
+
+/// A boxed response future.
+pub type ReplyFuture = Pin<Box<dyn Future<Output = Reply> + Send + 'static>>;
+
+/// The result of a request's in-order part.
+pub enum Pending {
+    /// The reply is known.
+    Ready(Reply),
+    /// The reply needs waiting (fsync, long-poll); runs in its own task.
+    Wait(ReplyFuture),
+}
+
+/// Encode `body` as the response to request `cid`.
+pub fn respond<M: Message>(cid: i32, api_key: i16, version: i16, body: &M) -> Reply {
+    match encode_response_frame(cid, api_key, version, body) {
+        Ok(buf) => Reply::Frame(buf),
+        Err(e) => {
+            tracing::error!(api_key, version, error = %e, "response encoding failed");
+            Reply::Close(format!("response encoding failed: {e}"))
+        }
+    }
+}
+
+/// Decode one request frame and run its in-order part.
+pub async fn begin(broker: &Arc<Broker>, mut frame: Bytes) -> Pending {
+    let header = match decode_request_header(&mut frame) {
+        Ok(h) => h,
+        Err(e) => return Pending::Ready(Reply::Close(format!("invalid request header: {e}"))),
+    };
+    let key = header.request_api_key;
+    let ver = header.request_api_version;
+    let cid = header.correlation_id;
+    if key == api_versions::API_VERSIONS_KEY && !api_versions::is_supported(key, ver) {
+        tracing::debug!(version = ver, "ApiVersions with unknown version: answering with the v0 fallback");
+        return Pending::Ready(api_versions::unsupported_version_reply(cid));
+    }
+    if !api_versions::is_supported(key, ver) {
+        return Pending::Ready(Reply::Close(format!("unsupported API key {key} version {ver}")));
+    }
+    let body = match RequestBody::decode(key, ver, &mut frame) {
+        Ok(b) => b,
+        Err(e) => return Pending::Ready(Reply::Close(format!("malformed request (key {key} v{ver}): {e}"))),
+    };
+    let client_id = header.client_id.unwrap_or_default();
+    match body {
+        RequestBody::ApiVersions(r) => Pending::Ready(respond(cid, key, ver, &api_versions::handle(ver, &r))),
+        RequestBody::Metadata(r) => Pending::Ready(respond(cid, key, ver, &metadata::handle(broker, ver, r).await)),
+        RequestBody::Produce(r) => produce::begin(broker, cid, ver, r).await,
+        RequestBody::Fetch(r) => {
+            let b = broker.clone();
+            Pending::Wait(Box::pin(async move { respond(cid, key, ver, &fetch::handle(&b, ver, r).await) }))
+        }
+        RequestBody::ListOffsets(r) => Pending::Ready(respond(cid, key, ver, &list_offsets::handle(broker, ver, r))),
+        RequestBody::CreateTopics(r) => {
+            Pending::Ready(respond(cid, key, ver, &create_topics::handle(broker, ver, r, &client_id).await))
+        }
+        RequestBody::DeleteTopics(r) => Pending::Ready(respond(cid, key, ver, &delete_topics::handle(broker, ver, r).await)),
+        RequestBody::DescribeCluster(r) => {
+            Pending::Ready(respond(cid, key, ver, &describe_cluster::handle(broker, ver, r)))
+        }
+        RequestBody::InitProducerId(r) => Pending::Ready(respond(cid, key, ver, &init_producer_id::handle(ver, r))),
+        other => Pending::Ready(Reply::Close(format!("API {:?} is not served", other.api_key()))),
+    }
+}

@@ -1,0 +1,145 @@
+//! The one place where internal errors become Kafka error codes.
+//!
+//! Every handler reports failures through [`ErrorCode`]; the mapping from the
+//! typed errors of the lower crates (storage, record batches, metadata) lives
+//! here and is covered by a table-driven test.
+
+use weir_metadata::topics::CreateTopicError;
+use weir_protocol::record_batch::BatchError;
+use weir_storage::StorageError;
+
+/// Kafka error codes Weir answers with (`org.apache.kafka.common.protocol.Errors`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(i16)]
+pub enum ErrorCode {
+    /// Success.
+    None = 0,
+    /// Unexpected server error.
+    UnknownServerError = -1,
+    /// Requested offset is outside the log.
+    OffsetOutOfRange = 1,
+    /// CRC or structure of a batch is wrong.
+    CorruptMessage = 2,
+    /// Unknown topic or partition.
+    UnknownTopicOrPartition = 3,
+    /// No leader for the partition right now.
+    LeaderNotAvailable = 5,
+    /// This broker does not lead the partition.
+    NotLeaderOrFollower = 6,
+    /// The request timed out.
+    RequestTimedOut = 7,
+    /// A batch is larger than `max.message.bytes`.
+    MessageTooLarge = 10,
+    /// Illegal topic name or internal topic misuse.
+    InvalidTopicException = 17,
+    /// Produce request larger than the socket limit.
+    RecordListTooLarge = 18,
+    /// `acks` other than -1, 0, 1.
+    InvalidRequiredAcks = 21,
+    /// Timestamp out of the allowed range.
+    InvalidTimestamp = 32,
+    /// API version not supported.
+    UnsupportedVersion = 35,
+    /// Topic already exists.
+    TopicAlreadyExists = 36,
+    /// Invalid partition count.
+    InvalidPartitions = 37,
+    /// Invalid replication factor.
+    InvalidReplicationFactor = 38,
+    /// Invalid manual replica assignment.
+    InvalidReplicaAssignment = 39,
+    /// Invalid config.
+    InvalidConfig = 40,
+    /// Malformed request.
+    InvalidRequest = 42,
+    /// Old message format.
+    UnsupportedForMessageFormat = 43,
+    /// A log directory failed; the partition is offline.
+    KafkaStorageError = 56,
+    /// Producer id unknown to this broker.
+    UnknownProducerId = 59,
+    /// Fetch session id not found.
+    FetchSessionIdNotFound = 70,
+    /// Leader epoch in the request is older than ours.
+    FencedLeaderEpoch = 74,
+    /// Leader epoch in the request is newer than ours.
+    UnknownLeaderEpoch = 75,
+    /// Unknown topic id.
+    UnknownTopicId = 100,
+}
+
+impl ErrorCode {
+    /// The wire value.
+    pub fn code(self) -> i16 {
+        self as i16
+    }
+}
+
+/// Storage failures on the produce/fetch paths.
+pub fn storage_error_code(e: &StorageError) -> ErrorCode {
+    match e {
+        StorageError::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
+        // A batch that storage refuses was already validated by the broker;
+        // if it still fails it is corrupt.
+        StorageError::InvalidBatch(_) => ErrorCode::CorruptMessage,
+        // I/O failure, corruption found while reading, or a log taken
+        // offline after an earlier failure: Kafka answers KAFKA_STORAGE_ERROR
+        // so clients refresh metadata and retry elsewhere.
+        _ => ErrorCode::KafkaStorageError,
+    }
+}
+
+/// Record batch validation failures (Produce).
+pub fn batch_error_code(e: &BatchError) -> ErrorCode {
+    match e {
+        // Kafka 3+ refuses message format v0/v1 on produce v3+.
+        BatchError::InvalidMagic(_) => ErrorCode::UnsupportedForMessageFormat,
+        // Everything else is a structurally broken batch: Kafka's
+        // CorruptRecordException (CORRUPT_MESSAGE).
+        _ => ErrorCode::CorruptMessage,
+    }
+}
+
+/// CreateTopics failures.
+pub fn create_topic_error_code(e: &CreateTopicError) -> ErrorCode {
+    match e {
+        CreateTopicError::InvalidName(_) => ErrorCode::InvalidTopicException,
+        CreateTopicError::AlreadyExists(_) => ErrorCode::TopicAlreadyExists,
+        CreateTopicError::InvalidPartitions(_) => ErrorCode::InvalidPartitions,
+        CreateTopicError::InvalidReplicationFactor { .. } => ErrorCode::InvalidReplicationFactor,
+        CreateTopicError::InvalidReplicaAssignment(_) => ErrorCode::InvalidReplicaAssignment,
+        CreateTopicError::InvalidConfig(_) => ErrorCode::InvalidConfig,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use weir_metadata::names::TopicNameError;
+    use weir_metadata::topic_config::ConfigError;
+
+    #[test]
+    fn error_table() {
+        let cases: Vec<(ErrorCode, i16)> = vec![
+            (batch_error_code(&BatchError::CorruptCrc { expected: 1, actual: 2 }), 2),
+            (batch_error_code(&BatchError::InvalidMagic(1)), 43),
+            (batch_error_code(&BatchError::Truncated { needed: 61, available: 3 }), 2),
+            (create_topic_error_code(&CreateTopicError::InvalidName(TopicNameError::Empty)), 17),
+            (create_topic_error_code(&CreateTopicError::AlreadyExists("t".into())), 36),
+            (create_topic_error_code(&CreateTopicError::InvalidPartitions(-5)), 37),
+            (
+                create_topic_error_code(&CreateTopicError::InvalidReplicationFactor { requested: 3, available: 1 }),
+                38,
+            ),
+            (create_topic_error_code(&CreateTopicError::InvalidConfig(ConfigError::UnknownKey("x".into()))), 40),
+            (
+                storage_error_code(&StorageError::OffsetOutOfRange { requested: 9, log_start: 0, log_end: 1 }),
+                1,
+            ),
+            (storage_error_code(&StorageError::LogOffline), 56),
+        ];
+        for (got, want) in cases {
+            assert_eq!(got.code(), want, "{got:?}");
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! ApiVersions (key 18): the table of what Weir serves.
+//!
+//! Only versions whose every field is honoured are advertised, because
+//! clients use the highest version both sides support. Produce is advertised
+//! from v0 although v0-v2 (message formats 0 and 1) are refused per
+//! partition: librdkafka disables compression against a broker whose
+//! Produce range starts above 0 (KAFKA-18659).
+
+use weir_protocol::messages::api_versions_request::ApiVersionsRequest;
+use weir_protocol::messages::api_versions_response::{ApiVersion, ApiVersionsResponse};
+
+use crate::dispatch::{Reply, respond};
+use crate::errors::ErrorCode;
+
+/// ApiVersions' key.
+pub const API_VERSIONS_KEY: i16 = 18;
+
+/// (API key, min version, max version) served by this broker.
+pub const SUPPORTED: &[(i16, i16, i16)] = &[
+    (0, 0, 11), // Produce
+    (1, 0, 17), // Fetch
+    (2, 0, 10), // ListOffsets
+    (3, 0, 12), // Metadata
+    (18, 0, 4), // ApiVersions
+    (19, 0, 7), // CreateTopics
+    (20, 0, 6), // DeleteTopics
+    (60, 0, 1), // DescribeCluster
+];
+
+/// Answered (with an error) but not advertised: InitProducerId.
+pub const ANSWERED_NOT_ADVERTISED: &[(i16, i16, i16)] = &[(22, 0, 5)];
+
+/// Whether `(key, version)` is served or answered.
+pub fn is_supported(key: i16, version: i16) -> bool {
+    SUPPORTED.iter().chain(ANSWERED_NOT_ADVERTISED).any(|(k, lo, hi)| *k == key && (*lo..=*hi).contains(&version))
+}
+
+fn api_keys() -> Vec<ApiVersion> {
+    SUPPORTED
+        .iter()
+        .map(|(k, lo, hi)| ApiVersion { api_key: *k, min_version: *lo, max_version: *hi, ..Default::default() })
+        .collect()
+}
+
+/// Answer a supported ApiVersions request.
+pub fn handle(_version: i16, _req: &ApiVersionsRequest) -> ApiVersionsResponse {
+    ApiVersionsResponse { error_code: 0, api_keys: api_keys(), ..Default::default() }
+}
+
+/// KIP-511: a version we do not know gets UNSUPPORTED_VERSION in a v0 body
+/// (response header v0), listing our ranges so the client can retry.
+pub fn unsupported_version_reply(correlation_id: i32) -> Reply {
+    let body = ApiVersionsResponse {
+        error_code: ErrorCode::UnsupportedVersion.code(),
+        api_keys: api_keys(),
+        ..Default::default()
+    };
+    respond(correlation_id, API_VERSIONS_KEY, 0, &body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn advertised_ranges_are_within_the_specs() {
+        for (k, lo, hi) in SUPPORTED {
+            let key = weir_protocol::api::ApiKey::try_from(*k).unwrap();
+            let (spec_lo, spec_hi) = weir_protocol::api::version_range(key);
+            assert!(*lo >= spec_lo && *hi <= spec_hi, "key {k}");
+        }
+        assert!(is_supported(0, 0), "Produce must be advertised from v0 (KAFKA-18659)");
+        assert!(!is_supported(18, 5));
+    }
+}

@@ -1,0 +1,157 @@
+//! Fetch (key 1): serve stored batches as they are on disk, with Kafka's
+//! long-poll (`max_wait_ms` / `min_bytes`) and size limits (`max_bytes`,
+//! `partition_max_bytes`, and KIP-74: the first batch of the first non-empty
+//! partition is returned even if it is larger than the limits).
+//!
+//! Incremental fetch sessions (KIP-227) are not kept: every response carries
+//! session id 0, which tells clients to send full requests; a request naming
+//! a session gets FETCH_SESSION_ID_NOT_FOUND so the client starts over.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use weir_protocol::messages::fetch_request::FetchRequest;
+use weir_protocol::messages::fetch_response::{FetchResponse, FetchableTopicResponse, PartitionData};
+use weir_types::TopicId;
+
+use crate::broker::Broker;
+use crate::errors::{ErrorCode, storage_error_code};
+
+/// Longest long-poll honoured, whatever the client asks.
+const MAX_WAIT_CAP: Duration = Duration::from_secs(30);
+/// `isolation_level` value for read_committed.
+const READ_COMMITTED: i8 = 1;
+
+fn empty_partition(index: i32, code: ErrorCode) -> PartitionData {
+    PartitionData {
+        partition_index: index,
+        error_code: code.code(),
+        high_watermark: -1,
+        last_stable_offset: -1,
+        log_start_offset: -1,
+        preferred_read_replica: -1,
+        records: Some(Bytes::new()),
+        ..Default::default()
+    }
+}
+
+/// One pass over the requested partitions. Returns the responses, the
+/// record bytes gathered, and whether any partition had an error.
+fn read_once(broker: &Broker, version: i16, req: &FetchRequest) -> (Vec<FetchableTopicResponse>, usize, bool) {
+    let image = broker.image();
+    let mut remaining = if version >= 3 { req.max_bytes.max(0) as usize } else { usize::MAX };
+    let mut total = 0usize;
+    let mut any_error = false;
+    let mut first_non_empty_done = false;
+    let mut out = Vec::with_capacity(req.topics.len());
+    for t in &req.topics {
+        let name = if version >= 13 {
+            image.topic_by_id(&TopicId(t.topic_id.0)).map(|x| x.name.clone())
+        } else {
+            Some(t.topic.clone())
+        };
+        let mut parts = Vec::with_capacity(t.partitions.len());
+        for p in &t.partitions {
+            let Some(name) = &name else {
+                any_error = true;
+                parts.push(empty_partition(p.partition, ErrorCode::UnknownTopicId));
+                continue;
+            };
+            let Some(partition) = broker.logs.get(name, p.partition) else {
+                any_error = true;
+                parts.push(empty_partition(p.partition, ErrorCode::UnknownTopicOrPartition));
+                continue;
+            };
+            if p.current_leader_epoch >= 0 && p.current_leader_epoch != partition.leader_epoch {
+                any_error = true;
+                let code = if p.current_leader_epoch > partition.leader_epoch {
+                    ErrorCode::UnknownLeaderEpoch
+                } else {
+                    ErrorCode::FencedLeaderEpoch
+                };
+                parts.push(empty_partition(p.partition, code));
+                continue;
+            }
+            let (log_start, hw) = match partition.offsets() {
+                Ok(o) => o,
+                Err(e) => {
+                    any_error = true;
+                    parts.push(empty_partition(p.partition, storage_error_code(&e)));
+                    continue;
+                }
+            };
+            let mut pd = empty_partition(p.partition, ErrorCode::None);
+            pd.high_watermark = hw;
+            pd.last_stable_offset = hw;
+            pd.log_start_offset = log_start;
+            if req.isolation_level == READ_COMMITTED {
+                pd.aborted_transactions = Some(Vec::new());
+            }
+            if p.fetch_offset < log_start || p.fetch_offset > hw {
+                any_error = true;
+                pd.error_code = ErrorCode::OffsetOutOfRange.code();
+                parts.push(pd);
+                continue;
+            }
+            let limit = (p.partition_max_bytes.max(0) as usize).min(remaining);
+            if p.fetch_offset < hw && (limit > 0 || !first_non_empty_done) {
+                match partition.read(p.fetch_offset, limit.max(1)) {
+                    Ok(bytes) => {
+                        // Only the first non-empty partition may exceed the limits (KIP-74).
+                        if !bytes.is_empty() && (!first_non_empty_done || bytes.len() <= limit) {
+                            first_non_empty_done = true;
+                            remaining = remaining.saturating_sub(bytes.len());
+                            total += bytes.len();
+                            pd.records = Some(bytes);
+                        }
+                    }
+                    Err(e) => {
+                        any_error = true;
+                        pd.error_code = storage_error_code(&e).code();
+                    }
+                }
+            }
+            parts.push(pd);
+        }
+        out.push(FetchableTopicResponse {
+            topic: t.topic.clone(),
+            topic_id: t.topic_id,
+            partitions: parts,
+            ..Default::default()
+        });
+    }
+    (out, total, any_error)
+}
+
+/// Answer a Fetch request, long-polling while fewer than `min_bytes` are
+/// available and `max_wait_ms` has not passed.
+pub async fn handle(broker: &Arc<Broker>, version: i16, req: FetchRequest) -> FetchResponse {
+    let mut resp = FetchResponse { session_id: 0, ..Default::default() };
+    if version >= 7 && req.session_id != 0 {
+        resp.error_code = ErrorCode::FetchSessionIdNotFound.code();
+        return resp;
+    }
+    let wait = Duration::from_millis(req.max_wait_ms.max(0) as u64).min(MAX_WAIT_CAP);
+    let deadline = Instant::now() + wait;
+    let min_bytes = req.min_bytes.max(0) as usize;
+    loop {
+        let notified = broker.data_appended.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let (topics, total, any_error) = read_once(broker, version, &req);
+        let now = Instant::now();
+        if total >= min_bytes || any_error || now >= deadline {
+            resp.responses = topics;
+            return resp;
+        }
+        if tokio::time::timeout(deadline - now, notified).await.is_err() {
+            // Timed out: answer with what there is (re-read: data may have
+            // arrived between the read and the wait).
+            let (topics, _, _) = read_once(broker, version, &req);
+            resp.responses = topics;
+            return resp;
+        }
+    }
+}
+

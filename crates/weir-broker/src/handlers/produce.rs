@@ -1,0 +1,162 @@
+//! Produce (key 0): validate each partition's record batch, append it, and
+//! answer according to `acks`.
+//!
+//! * acks=0: append, no response at all (Kafka sends none).
+//! * acks=1: answer after the append reached the page cache.
+//! * acks=-1: answer after the batch is fsynced (group commit, see
+//!   [`crate::partition`]); on one node the ISR is just this broker.
+//!
+//! The appends run in the connection's in-order phase so pipelined requests
+//! append in the order they were sent; only the fsync wait is deferred.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use weir_metadata::names::validate_topic_name;
+use weir_protocol::messages::produce_request::ProduceRequest;
+use weir_protocol::messages::produce_response::{PartitionProduceResponse, ProduceResponse, TopicProduceResponse};
+use weir_protocol::record_batch::validate_record_set;
+
+use crate::broker::{Broker, now_ms};
+use crate::dispatch::{Pending, Reply, respond};
+use crate::errors::{ErrorCode, batch_error_code, storage_error_code};
+use crate::partition::Partition;
+
+const PRODUCE_KEY: i16 = 0;
+/// INVALID_RECORD: Produce v3+ must carry exactly one v2 batch per partition.
+const INVALID_RECORD: i16 = 87;
+
+fn part(index: i32, code: i16, message: Option<String>) -> PartitionProduceResponse {
+    PartitionProduceResponse {
+        index,
+        error_code: code,
+        base_offset: -1,
+        log_append_time_ms: -1,
+        log_start_offset: -1,
+        error_message: message,
+        ..Default::default()
+    }
+}
+
+/// Run the in-order part of a Produce request.
+pub async fn begin(broker: &Arc<Broker>, cid: i32, version: i16, req: ProduceRequest) -> Pending {
+    let acks = req.acks;
+    let now = now_ms();
+    let mut responses = Vec::with_capacity(req.topic_data.len());
+    // (topic index, partition index in response, partition, offset to make durable)
+    let mut durable: Vec<(usize, usize, Arc<Partition>, i64)> = Vec::new();
+    let mut appended = false;
+    for topic in req.topic_data {
+        let name = topic.name;
+        let mut parts = Vec::with_capacity(topic.partition_data.len());
+        let topic_known = if validate_topic_name(&name).is_err() {
+            None
+        } else if broker.image().topic(&name).is_some() {
+            Some(true)
+        } else {
+            Some(broker.auto_create(&name).await.unwrap_or(false))
+        };
+        for pd in topic.partition_data {
+            let fail = |code: ErrorCode, msg: Option<String>| part(pd.index, code.code(), msg);
+            if !matches!(acks, -1..=1) {
+                parts.push(fail(ErrorCode::InvalidRequiredAcks, None));
+                continue;
+            }
+            if version < 3 {
+                // Message formats v0/v1 are gone (Kafka 4); v0-v2 stay advertised, see api_versions.
+                parts.push(fail(ErrorCode::UnsupportedVersion, Some("produce v0-v2 are not supported".into())));
+                continue;
+            }
+            match topic_known {
+                None => {
+                    parts.push(fail(ErrorCode::InvalidTopicException, None));
+                    continue;
+                }
+                Some(false) => {
+                    parts.push(fail(ErrorCode::UnknownTopicOrPartition, None));
+                    continue;
+                }
+                Some(true) => {}
+            }
+            let Some(partition) = broker.logs.get(&name, pd.index) else {
+                parts.push(fail(ErrorCode::UnknownTopicOrPartition, None));
+                continue;
+            };
+            let records = pd.records.unwrap_or_default();
+            let headers = match validate_record_set(&records) {
+                Ok(h) => h,
+                Err(e) => {
+                    let code = batch_error_code(&e);
+                    tracing::warn!(topic = %name, partition = pd.index, error = %e, "rejected produce batch");
+                    parts.push(fail(code, Some(e.to_string())));
+                    continue;
+                }
+            };
+            if headers.len() != 1 {
+                parts.push(part(
+                    pd.index,
+                    INVALID_RECORD,
+                    Some(format!("produce v3+ needs exactly one record batch, got {}", headers.len())),
+                ));
+                continue;
+            }
+            let cfg = partition.config();
+            if let Some(h) = headers.iter().find(|h| h.total_len() > cfg.max_message_bytes) {
+                let msg = format!("batch of {} bytes exceeds max.message.bytes {}", h.total_len(), cfg.max_message_bytes);
+                tracing::warn!(topic = %name, partition = pd.index, "{msg}");
+                parts.push(fail(ErrorCode::MessageTooLarge, Some(msg)));
+                continue;
+            }
+            if headers.iter().any(|h| h.producer_id >= 0) {
+                // No producer ids have been issued (InitProducerId is not served yet).
+                parts.push(fail(ErrorCode::UnknownProducerId, Some("idempotent producers are not supported yet".into())));
+                continue;
+            }
+            let log_append_time = cfg.log_append_time.then_some(now);
+            match partition.append(BytesMut::from(&records[..]), log_append_time, now) {
+                Ok(info) => {
+                    appended = true;
+                    let mut r = part(pd.index, 0, None);
+                    r.base_offset = info.first_offset;
+                    r.log_append_time_ms = info.log_append_time_ms.unwrap_or(-1);
+                    r.log_start_offset = partition.offsets().map(|(start, _)| start).unwrap_or(-1);
+                    if acks == -1 {
+                        durable.push((responses.len(), parts.len(), partition.clone(), info.last_offset + 1));
+                    }
+                    parts.push(r);
+                }
+                Err(e) => {
+                    tracing::error!(topic = %name, partition = pd.index, error = %e, "append failed");
+                    parts.push(fail(storage_error_code(&e), Some(e.to_string())));
+                }
+            }
+        }
+        responses.push(TopicProduceResponse { name, partition_responses: parts, ..Default::default() });
+    }
+    if appended {
+        broker.data_appended.notify_waiters();
+    }
+    if acks == 0 {
+        return Pending::Ready(Reply::NoResponse);
+    }
+    let mut resp = ProduceResponse { responses, throttle_time_ms: 0, ..Default::default() };
+    if durable.is_empty() {
+        return Pending::Ready(respond(cid, PRODUCE_KEY, version, &resp));
+    }
+    let timeout = Duration::from_millis(req.timeout_ms.max(0) as u64);
+    Pending::Wait(Box::pin(async move {
+        for (t, p, partition, offset) in durable {
+            let outcome = tokio::time::timeout(timeout, partition.wait_durable(offset)).await;
+            let code = match outcome {
+                Ok(Ok(())) => continue,
+                Ok(Err(e)) => storage_error_code(&e),
+                Err(_) => ErrorCode::RequestTimedOut,
+            };
+            if let Some(r) = resp.responses.get_mut(t).and_then(|t| t.partition_responses.get_mut(p)) {
+                r.error_code = code.code();
+            }
+        }
+        respond(cid, PRODUCE_KEY, version, &resp)
+    }))
+}
