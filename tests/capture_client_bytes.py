@@ -34,9 +34,14 @@ from weirtest import (API_NAMES, API_VERSIONS, CREATE_TOPICS, INIT_PRODUCER_ID, 
 
 NODE_ID = 1
 TOPIC = "capture-topic"
-# What the fake server advertises. Produce from v0 as a real broker must (KAFKA-18659).
+# What the fake server advertises. Produce from v0 as a real broker must
+# (KAFKA-18659). Fetch and ListOffsets are advertised (never answered) because
+# librdkafka only uses record batch v2 (and so headers) when the broker has
+# Produce v3+ *and* Fetch v4+; without them it silently falls back to magic 0.
 ADVERTISED = {
     PRODUCE: (0, 11),
+    weirtest.FETCH: (4, 12),
+    weirtest.LIST_OFFSETS: (1, 7),
     METADATA: (0, 12),
     API_VERSIONS: (0, 3),
     CREATE_TOPICS: (2, 7),
