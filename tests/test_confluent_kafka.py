@@ -96,7 +96,8 @@ def test_admin_create_with_config_then_delete(broker, topic):
 
 def test_create_existing_topic_is_topic_already_exists(broker, topic):
     weirtest.create_topic(broker.bootstrap, topic, partitions=2)
-    futures = weirtest.admin(broker.bootstrap).create_topics([NewTopic(topic, num_partitions=5, replication_factor=1)])
+    admin = weirtest.admin(broker.bootstrap)
+    futures = admin.create_topics([NewTopic(topic, num_partitions=5, replication_factor=1)])
     with pytest.raises(KafkaException) as info:
         futures[topic].result(timeout=20)
     assert info.value.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS
@@ -109,12 +110,12 @@ def test_validate_only_creates_nothing(broker, topic):
     futures = admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1,
                                             config={"retention.ms": "60000"})], validate_only=True)
     assert futures[topic].result(timeout=20) is None
-    # Validation still checks the request.
+    # Validation still checks the request: one broker cannot hold 3 replicas.
     bad = f"{topic}-bad"
-    futures = admin.create_topics([NewTopic(bad, num_partitions=-5, replication_factor=1)], validate_only=True)
+    futures = admin.create_topics([NewTopic(bad, num_partitions=1, replication_factor=3)], validate_only=True)
     with pytest.raises(KafkaException) as info:
         futures[bad].result(timeout=20)
-    assert info.value.args[0].code() == KafkaError.INVALID_PARTITIONS
+    assert info.value.args[0].code() == KafkaError.INVALID_REPLICATION_FACTOR
     time.sleep(0.5)
     names = all_topics(broker.bootstrap)
     assert topic not in names and bad not in names

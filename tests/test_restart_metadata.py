@@ -99,7 +99,8 @@ def test_deleted_topic_stays_deleted_after_restart(broker_factory):
         producer.produce(keep, value=b"k%d" % i, partition=i % 2)
     assert producer.flush(30) == 0
 
-    futures = weirtest.admin(broker.bootstrap).delete_topics([gone], operation_timeout=10)
+    admin = weirtest.admin(broker.bootstrap)
+    futures = admin.delete_topics([gone], operation_timeout=10)
     futures[gone].result(timeout=20)
     weirtest.wait_until(lambda: gone not in weirtest.admin(broker.bootstrap).list_topics(timeout=10).topics,
                         10, f"{gone} gone from metadata")

@@ -435,11 +435,15 @@ def admin(bootstrap: str):
 def create_topic(bootstrap: str, name: str, partitions: int = 1, config: dict[str, str] | None = None,
                  timeout: float = 20) -> None:
     from confluent_kafka.admin import NewTopic
-    futures = admin(bootstrap).create_topics(
+    # Keep the AdminClient referenced until the result is in: librdkafka
+    # fails pending futures with _DESTROY when the handle is collected.
+    client = admin(bootstrap)
+    futures = client.create_topics(
         [NewTopic(name, num_partitions=partitions, replication_factor=1, config=config or {})],
         operation_timeout=timeout, request_timeout=timeout,
     )
     futures[name].result(timeout=timeout + 5)
+    del client
 
 
 def consumer_config(bootstrap: str, **extra: Any) -> dict[str, Any]:
