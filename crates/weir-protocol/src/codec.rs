@@ -47,7 +47,12 @@
 //! A length or count is compared with the bytes that remain *before* any
 //! allocation: a string or byte array needs its length in bytes, an array of
 //! `n` elements needs at least `n` times the smallest encoding of one element.
-//! A count that fails this is [`DecodeError::LengthTooLarge`].
+//! A count that fails this is [`DecodeError::LengthTooLarge`]. Even a count
+//! that passes reserves at most [`MAX_PREALLOCATED_ELEMENTS`] up front; the
+//! vector grows past that only as elements actually decode. Strings, byte
+//! arrays and record sets are sliced from the input (`Bytes::split_to`), so
+//! the memory a decoded message holds is bounded by a small multiple of the
+//! frame's size.
 
 #![deny(clippy::unwrap_used, clippy::indexing_slicing)]
 
@@ -514,6 +519,9 @@ pub fn nullable_bytes_size(v: Option<&Bytes>, compact: bool) -> usize {
 // ---------------------------------------------------------------------------
 // Arrays
 
+/// Most array elements reserved before any of them has decoded.
+pub const MAX_PREALLOCATED_ELEMENTS: usize = 1024;
+
 fn read_array_body<T>(
     buf: &mut Bytes,
     count: u64,
@@ -531,7 +539,9 @@ fn read_array_body<T>(
         length: count,
         remaining: buf.remaining(),
     })?;
-    let mut out = Vec::with_capacity(n);
+    // A count that passed the check above can still be a lie about what
+    // follows; grow past this many elements only as they actually decode.
+    let mut out = Vec::with_capacity(n.min(MAX_PREALLOCATED_ELEMENTS));
     for _ in 0..n {
         out.push(read(buf)?);
     }
