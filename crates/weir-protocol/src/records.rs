@@ -605,14 +605,15 @@ mod tests {
         use super::golden;
         use proptest::prelude::*;
 
-        fn arb_record() -> impl Strategy<
-            Value = (
-                Option<Vec<u8>>,
-                Option<Vec<u8>>,
-                Vec<(String, Option<Vec<u8>>)>,
-                i64,
-            ),
-        > {
+        /// Key, value, headers, timestamp delta.
+        type Raw = (
+            Option<Vec<u8>>,
+            Option<Vec<u8>>,
+            Vec<(String, Option<Vec<u8>>)>,
+            i64,
+        );
+
+        fn arb_record() -> impl Strategy<Value = Raw> {
             (
                 proptest::option::of(proptest::collection::vec(any::<u8>(), 0..40)),
                 proptest::option::of(proptest::collection::vec(any::<u8>(), 0..200)),
@@ -627,15 +628,7 @@ mod tests {
             )
         }
 
-        fn build(
-            base_ts: i64,
-            recs: &[(
-                Option<Vec<u8>>,
-                Option<Vec<u8>>,
-                Vec<(String, Option<Vec<u8>>)>,
-                i64,
-            )],
-        ) -> (Bytes, Vec<Record>) {
+        fn build(base_ts: i64, recs: &[Raw]) -> (Bytes, Vec<Record>) {
             let mut b = BatchBuilder::new(base_ts);
             let mut expected = Vec::new();
             for (i, (k, v, hs, dt)) in recs.iter().enumerate() {
