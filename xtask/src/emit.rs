@@ -971,12 +971,11 @@ pub mod testing;
     for s in specs {
         let _ = writeln!(
             out,
-            "testing::MessageCase {{ name: {:?}, api_key: {}, min_version: {}, max_version: {}, round_trip: testing::round_trip::<{}> }},",
-            s.name,
+            "testing::MessageCase {{ name: {n:?}, api_key: {}, min_version: {}, max_version: {}, round_trip: testing::round_trip::<{n}>, arbitrary_bytes: testing::arbitrary_bytes::<{n}>, decode: testing::decode::<{n}> }},",
             s.api_key.unwrap_or(-1),
             s.valid.lo,
             s.valid.hi,
-            s.name
+            n = s.name,
         );
     }
     out.push_str("];\n");

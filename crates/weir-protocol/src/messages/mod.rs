@@ -401,6 +401,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 4,
         round_trip: testing::round_trip::<AddOffsetsToTxnRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<AddOffsetsToTxnRequest>,
+        decode: testing::decode::<AddOffsetsToTxnRequest>,
     },
     testing::MessageCase {
         name: "AddOffsetsToTxnResponse",
@@ -408,6 +410,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 4,
         round_trip: testing::round_trip::<AddOffsetsToTxnResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<AddOffsetsToTxnResponse>,
+        decode: testing::decode::<AddOffsetsToTxnResponse>,
     },
     testing::MessageCase {
         name: "AddPartitionsToTxnRequest",
@@ -415,6 +419,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 5,
         round_trip: testing::round_trip::<AddPartitionsToTxnRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<AddPartitionsToTxnRequest>,
+        decode: testing::decode::<AddPartitionsToTxnRequest>,
     },
     testing::MessageCase {
         name: "AddPartitionsToTxnResponse",
@@ -422,6 +428,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 5,
         round_trip: testing::round_trip::<AddPartitionsToTxnResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<AddPartitionsToTxnResponse>,
+        decode: testing::decode::<AddPartitionsToTxnResponse>,
     },
     testing::MessageCase {
         name: "AddRaftVoterRequest",
@@ -429,6 +437,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<AddRaftVoterRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<AddRaftVoterRequest>,
+        decode: testing::decode::<AddRaftVoterRequest>,
     },
     testing::MessageCase {
         name: "AddRaftVoterResponse",
@@ -436,6 +446,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<AddRaftVoterResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<AddRaftVoterResponse>,
+        decode: testing::decode::<AddRaftVoterResponse>,
     },
     testing::MessageCase {
         name: "AllocateProducerIdsRequest",
@@ -443,6 +455,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<AllocateProducerIdsRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<AllocateProducerIdsRequest>,
+        decode: testing::decode::<AllocateProducerIdsRequest>,
     },
     testing::MessageCase {
         name: "AllocateProducerIdsResponse",
@@ -450,6 +464,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<AllocateProducerIdsResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<AllocateProducerIdsResponse>,
+        decode: testing::decode::<AllocateProducerIdsResponse>,
     },
     testing::MessageCase {
         name: "AlterClientQuotasRequest",
@@ -457,6 +473,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 1,
         round_trip: testing::round_trip::<AlterClientQuotasRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<AlterClientQuotasRequest>,
+        decode: testing::decode::<AlterClientQuotasRequest>,
     },
     testing::MessageCase {
         name: "AlterClientQuotasResponse",
@@ -464,6 +482,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 1,
         round_trip: testing::round_trip::<AlterClientQuotasResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<AlterClientQuotasResponse>,
+        decode: testing::decode::<AlterClientQuotasResponse>,
     },
     testing::MessageCase {
         name: "AlterConfigsRequest",
@@ -471,6 +491,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 2,
         round_trip: testing::round_trip::<AlterConfigsRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<AlterConfigsRequest>,
+        decode: testing::decode::<AlterConfigsRequest>,
     },
     testing::MessageCase {
         name: "AlterConfigsResponse",
@@ -478,6 +500,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 2,
         round_trip: testing::round_trip::<AlterConfigsResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<AlterConfigsResponse>,
+        decode: testing::decode::<AlterConfigsResponse>,
     },
     testing::MessageCase {
         name: "AlterPartitionReassignmentsRequest",
@@ -485,6 +509,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<AlterPartitionReassignmentsRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<AlterPartitionReassignmentsRequest>,
+        decode: testing::decode::<AlterPartitionReassignmentsRequest>,
     },
     testing::MessageCase {
         name: "AlterPartitionReassignmentsResponse",
@@ -492,6 +518,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<AlterPartitionReassignmentsResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<AlterPartitionReassignmentsResponse>,
+        decode: testing::decode::<AlterPartitionReassignmentsResponse>,
     },
     testing::MessageCase {
         name: "AlterPartitionRequest",
@@ -499,6 +527,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 3,
         round_trip: testing::round_trip::<AlterPartitionRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<AlterPartitionRequest>,
+        decode: testing::decode::<AlterPartitionRequest>,
     },
     testing::MessageCase {
         name: "AlterPartitionResponse",
@@ -506,6 +536,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 3,
         round_trip: testing::round_trip::<AlterPartitionResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<AlterPartitionResponse>,
+        decode: testing::decode::<AlterPartitionResponse>,
     },
     testing::MessageCase {
         name: "AlterReplicaLogDirsRequest",
@@ -513,6 +545,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 2,
         round_trip: testing::round_trip::<AlterReplicaLogDirsRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<AlterReplicaLogDirsRequest>,
+        decode: testing::decode::<AlterReplicaLogDirsRequest>,
     },
     testing::MessageCase {
         name: "AlterReplicaLogDirsResponse",
@@ -520,6 +554,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 2,
         round_trip: testing::round_trip::<AlterReplicaLogDirsResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<AlterReplicaLogDirsResponse>,
+        decode: testing::decode::<AlterReplicaLogDirsResponse>,
     },
     testing::MessageCase {
         name: "AlterUserScramCredentialsRequest",
@@ -527,6 +563,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<AlterUserScramCredentialsRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<AlterUserScramCredentialsRequest>,
+        decode: testing::decode::<AlterUserScramCredentialsRequest>,
     },
     testing::MessageCase {
         name: "AlterUserScramCredentialsResponse",
@@ -534,6 +572,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<AlterUserScramCredentialsResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<AlterUserScramCredentialsResponse>,
+        decode: testing::decode::<AlterUserScramCredentialsResponse>,
     },
     testing::MessageCase {
         name: "ApiVersionsRequest",
@@ -541,6 +581,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 4,
         round_trip: testing::round_trip::<ApiVersionsRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<ApiVersionsRequest>,
+        decode: testing::decode::<ApiVersionsRequest>,
     },
     testing::MessageCase {
         name: "ApiVersionsResponse",
@@ -548,6 +590,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 4,
         round_trip: testing::round_trip::<ApiVersionsResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<ApiVersionsResponse>,
+        decode: testing::decode::<ApiVersionsResponse>,
     },
     testing::MessageCase {
         name: "AssignReplicasToDirsRequest",
@@ -555,6 +599,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<AssignReplicasToDirsRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<AssignReplicasToDirsRequest>,
+        decode: testing::decode::<AssignReplicasToDirsRequest>,
     },
     testing::MessageCase {
         name: "AssignReplicasToDirsResponse",
@@ -562,6 +608,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<AssignReplicasToDirsResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<AssignReplicasToDirsResponse>,
+        decode: testing::decode::<AssignReplicasToDirsResponse>,
     },
     testing::MessageCase {
         name: "BeginQuorumEpochRequest",
@@ -569,6 +617,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 1,
         round_trip: testing::round_trip::<BeginQuorumEpochRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<BeginQuorumEpochRequest>,
+        decode: testing::decode::<BeginQuorumEpochRequest>,
     },
     testing::MessageCase {
         name: "BeginQuorumEpochResponse",
@@ -576,6 +626,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 1,
         round_trip: testing::round_trip::<BeginQuorumEpochResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<BeginQuorumEpochResponse>,
+        decode: testing::decode::<BeginQuorumEpochResponse>,
     },
     testing::MessageCase {
         name: "BrokerHeartbeatRequest",
@@ -583,6 +635,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 1,
         round_trip: testing::round_trip::<BrokerHeartbeatRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<BrokerHeartbeatRequest>,
+        decode: testing::decode::<BrokerHeartbeatRequest>,
     },
     testing::MessageCase {
         name: "BrokerHeartbeatResponse",
@@ -590,6 +644,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 1,
         round_trip: testing::round_trip::<BrokerHeartbeatResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<BrokerHeartbeatResponse>,
+        decode: testing::decode::<BrokerHeartbeatResponse>,
     },
     testing::MessageCase {
         name: "BrokerRegistrationRequest",
@@ -597,6 +653,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 4,
         round_trip: testing::round_trip::<BrokerRegistrationRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<BrokerRegistrationRequest>,
+        decode: testing::decode::<BrokerRegistrationRequest>,
     },
     testing::MessageCase {
         name: "BrokerRegistrationResponse",
@@ -604,6 +662,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 4,
         round_trip: testing::round_trip::<BrokerRegistrationResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<BrokerRegistrationResponse>,
+        decode: testing::decode::<BrokerRegistrationResponse>,
     },
     testing::MessageCase {
         name: "ConsumerGroupDescribeRequest",
@@ -611,6 +671,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<ConsumerGroupDescribeRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<ConsumerGroupDescribeRequest>,
+        decode: testing::decode::<ConsumerGroupDescribeRequest>,
     },
     testing::MessageCase {
         name: "ConsumerGroupDescribeResponse",
@@ -618,6 +680,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<ConsumerGroupDescribeResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<ConsumerGroupDescribeResponse>,
+        decode: testing::decode::<ConsumerGroupDescribeResponse>,
     },
     testing::MessageCase {
         name: "ConsumerGroupHeartbeatRequest",
@@ -625,6 +689,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 1,
         round_trip: testing::round_trip::<ConsumerGroupHeartbeatRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<ConsumerGroupHeartbeatRequest>,
+        decode: testing::decode::<ConsumerGroupHeartbeatRequest>,
     },
     testing::MessageCase {
         name: "ConsumerGroupHeartbeatResponse",
@@ -632,6 +698,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 1,
         round_trip: testing::round_trip::<ConsumerGroupHeartbeatResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<ConsumerGroupHeartbeatResponse>,
+        decode: testing::decode::<ConsumerGroupHeartbeatResponse>,
     },
     testing::MessageCase {
         name: "ConsumerProtocolAssignment",
@@ -639,6 +707,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 3,
         round_trip: testing::round_trip::<ConsumerProtocolAssignment>,
+        arbitrary_bytes: testing::arbitrary_bytes::<ConsumerProtocolAssignment>,
+        decode: testing::decode::<ConsumerProtocolAssignment>,
     },
     testing::MessageCase {
         name: "ConsumerProtocolSubscription",
@@ -646,6 +716,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 3,
         round_trip: testing::round_trip::<ConsumerProtocolSubscription>,
+        arbitrary_bytes: testing::arbitrary_bytes::<ConsumerProtocolSubscription>,
+        decode: testing::decode::<ConsumerProtocolSubscription>,
     },
     testing::MessageCase {
         name: "ControlledShutdownRequest",
@@ -653,6 +725,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 3,
         round_trip: testing::round_trip::<ControlledShutdownRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<ControlledShutdownRequest>,
+        decode: testing::decode::<ControlledShutdownRequest>,
     },
     testing::MessageCase {
         name: "ControlledShutdownResponse",
@@ -660,6 +734,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 3,
         round_trip: testing::round_trip::<ControlledShutdownResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<ControlledShutdownResponse>,
+        decode: testing::decode::<ControlledShutdownResponse>,
     },
     testing::MessageCase {
         name: "ControllerRegistrationRequest",
@@ -667,6 +743,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<ControllerRegistrationRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<ControllerRegistrationRequest>,
+        decode: testing::decode::<ControllerRegistrationRequest>,
     },
     testing::MessageCase {
         name: "ControllerRegistrationResponse",
@@ -674,6 +752,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<ControllerRegistrationResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<ControllerRegistrationResponse>,
+        decode: testing::decode::<ControllerRegistrationResponse>,
     },
     testing::MessageCase {
         name: "CreateAclsRequest",
@@ -681,6 +761,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 3,
         round_trip: testing::round_trip::<CreateAclsRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<CreateAclsRequest>,
+        decode: testing::decode::<CreateAclsRequest>,
     },
     testing::MessageCase {
         name: "CreateAclsResponse",
@@ -688,6 +770,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 3,
         round_trip: testing::round_trip::<CreateAclsResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<CreateAclsResponse>,
+        decode: testing::decode::<CreateAclsResponse>,
     },
     testing::MessageCase {
         name: "CreateDelegationTokenRequest",
@@ -695,6 +779,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 3,
         round_trip: testing::round_trip::<CreateDelegationTokenRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<CreateDelegationTokenRequest>,
+        decode: testing::decode::<CreateDelegationTokenRequest>,
     },
     testing::MessageCase {
         name: "CreateDelegationTokenResponse",
@@ -702,6 +788,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 3,
         round_trip: testing::round_trip::<CreateDelegationTokenResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<CreateDelegationTokenResponse>,
+        decode: testing::decode::<CreateDelegationTokenResponse>,
     },
     testing::MessageCase {
         name: "CreatePartitionsRequest",
@@ -709,6 +797,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 3,
         round_trip: testing::round_trip::<CreatePartitionsRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<CreatePartitionsRequest>,
+        decode: testing::decode::<CreatePartitionsRequest>,
     },
     testing::MessageCase {
         name: "CreatePartitionsResponse",
@@ -716,6 +806,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 3,
         round_trip: testing::round_trip::<CreatePartitionsResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<CreatePartitionsResponse>,
+        decode: testing::decode::<CreatePartitionsResponse>,
     },
     testing::MessageCase {
         name: "CreateTopicsRequest",
@@ -723,6 +815,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 7,
         round_trip: testing::round_trip::<CreateTopicsRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<CreateTopicsRequest>,
+        decode: testing::decode::<CreateTopicsRequest>,
     },
     testing::MessageCase {
         name: "CreateTopicsResponse",
@@ -730,6 +824,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 7,
         round_trip: testing::round_trip::<CreateTopicsResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<CreateTopicsResponse>,
+        decode: testing::decode::<CreateTopicsResponse>,
     },
     testing::MessageCase {
         name: "DefaultPrincipalData",
@@ -737,6 +833,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<DefaultPrincipalData>,
+        arbitrary_bytes: testing::arbitrary_bytes::<DefaultPrincipalData>,
+        decode: testing::decode::<DefaultPrincipalData>,
     },
     testing::MessageCase {
         name: "DeleteAclsRequest",
@@ -744,6 +842,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 3,
         round_trip: testing::round_trip::<DeleteAclsRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<DeleteAclsRequest>,
+        decode: testing::decode::<DeleteAclsRequest>,
     },
     testing::MessageCase {
         name: "DeleteAclsResponse",
@@ -751,6 +851,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 3,
         round_trip: testing::round_trip::<DeleteAclsResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<DeleteAclsResponse>,
+        decode: testing::decode::<DeleteAclsResponse>,
     },
     testing::MessageCase {
         name: "DeleteGroupsRequest",
@@ -758,6 +860,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 2,
         round_trip: testing::round_trip::<DeleteGroupsRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<DeleteGroupsRequest>,
+        decode: testing::decode::<DeleteGroupsRequest>,
     },
     testing::MessageCase {
         name: "DeleteGroupsResponse",
@@ -765,6 +869,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 2,
         round_trip: testing::round_trip::<DeleteGroupsResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<DeleteGroupsResponse>,
+        decode: testing::decode::<DeleteGroupsResponse>,
     },
     testing::MessageCase {
         name: "DeleteRecordsRequest",
@@ -772,6 +878,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 2,
         round_trip: testing::round_trip::<DeleteRecordsRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<DeleteRecordsRequest>,
+        decode: testing::decode::<DeleteRecordsRequest>,
     },
     testing::MessageCase {
         name: "DeleteRecordsResponse",
@@ -779,6 +887,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 2,
         round_trip: testing::round_trip::<DeleteRecordsResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<DeleteRecordsResponse>,
+        decode: testing::decode::<DeleteRecordsResponse>,
     },
     testing::MessageCase {
         name: "DeleteShareGroupStateRequest",
@@ -786,6 +896,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<DeleteShareGroupStateRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<DeleteShareGroupStateRequest>,
+        decode: testing::decode::<DeleteShareGroupStateRequest>,
     },
     testing::MessageCase {
         name: "DeleteShareGroupStateResponse",
@@ -793,6 +905,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<DeleteShareGroupStateResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<DeleteShareGroupStateResponse>,
+        decode: testing::decode::<DeleteShareGroupStateResponse>,
     },
     testing::MessageCase {
         name: "DeleteTopicsRequest",
@@ -800,6 +914,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 6,
         round_trip: testing::round_trip::<DeleteTopicsRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<DeleteTopicsRequest>,
+        decode: testing::decode::<DeleteTopicsRequest>,
     },
     testing::MessageCase {
         name: "DeleteTopicsResponse",
@@ -807,6 +923,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 6,
         round_trip: testing::round_trip::<DeleteTopicsResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<DeleteTopicsResponse>,
+        decode: testing::decode::<DeleteTopicsResponse>,
     },
     testing::MessageCase {
         name: "DescribeAclsRequest",
@@ -814,6 +932,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 3,
         round_trip: testing::round_trip::<DescribeAclsRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<DescribeAclsRequest>,
+        decode: testing::decode::<DescribeAclsRequest>,
     },
     testing::MessageCase {
         name: "DescribeAclsResponse",
@@ -821,6 +941,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 3,
         round_trip: testing::round_trip::<DescribeAclsResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<DescribeAclsResponse>,
+        decode: testing::decode::<DescribeAclsResponse>,
     },
     testing::MessageCase {
         name: "DescribeClientQuotasRequest",
@@ -828,6 +950,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 1,
         round_trip: testing::round_trip::<DescribeClientQuotasRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<DescribeClientQuotasRequest>,
+        decode: testing::decode::<DescribeClientQuotasRequest>,
     },
     testing::MessageCase {
         name: "DescribeClientQuotasResponse",
@@ -835,6 +959,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 1,
         round_trip: testing::round_trip::<DescribeClientQuotasResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<DescribeClientQuotasResponse>,
+        decode: testing::decode::<DescribeClientQuotasResponse>,
     },
     testing::MessageCase {
         name: "DescribeClusterRequest",
@@ -842,6 +968,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 1,
         round_trip: testing::round_trip::<DescribeClusterRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<DescribeClusterRequest>,
+        decode: testing::decode::<DescribeClusterRequest>,
     },
     testing::MessageCase {
         name: "DescribeClusterResponse",
@@ -849,6 +977,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 1,
         round_trip: testing::round_trip::<DescribeClusterResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<DescribeClusterResponse>,
+        decode: testing::decode::<DescribeClusterResponse>,
     },
     testing::MessageCase {
         name: "DescribeConfigsRequest",
@@ -856,6 +986,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 4,
         round_trip: testing::round_trip::<DescribeConfigsRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<DescribeConfigsRequest>,
+        decode: testing::decode::<DescribeConfigsRequest>,
     },
     testing::MessageCase {
         name: "DescribeConfigsResponse",
@@ -863,6 +995,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 4,
         round_trip: testing::round_trip::<DescribeConfigsResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<DescribeConfigsResponse>,
+        decode: testing::decode::<DescribeConfigsResponse>,
     },
     testing::MessageCase {
         name: "DescribeDelegationTokenRequest",
@@ -870,6 +1004,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 3,
         round_trip: testing::round_trip::<DescribeDelegationTokenRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<DescribeDelegationTokenRequest>,
+        decode: testing::decode::<DescribeDelegationTokenRequest>,
     },
     testing::MessageCase {
         name: "DescribeDelegationTokenResponse",
@@ -877,6 +1013,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 3,
         round_trip: testing::round_trip::<DescribeDelegationTokenResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<DescribeDelegationTokenResponse>,
+        decode: testing::decode::<DescribeDelegationTokenResponse>,
     },
     testing::MessageCase {
         name: "DescribeGroupsRequest",
@@ -884,6 +1022,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 5,
         round_trip: testing::round_trip::<DescribeGroupsRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<DescribeGroupsRequest>,
+        decode: testing::decode::<DescribeGroupsRequest>,
     },
     testing::MessageCase {
         name: "DescribeGroupsResponse",
@@ -891,6 +1031,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 5,
         round_trip: testing::round_trip::<DescribeGroupsResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<DescribeGroupsResponse>,
+        decode: testing::decode::<DescribeGroupsResponse>,
     },
     testing::MessageCase {
         name: "DescribeLogDirsRequest",
@@ -898,6 +1040,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 4,
         round_trip: testing::round_trip::<DescribeLogDirsRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<DescribeLogDirsRequest>,
+        decode: testing::decode::<DescribeLogDirsRequest>,
     },
     testing::MessageCase {
         name: "DescribeLogDirsResponse",
@@ -905,6 +1049,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 4,
         round_trip: testing::round_trip::<DescribeLogDirsResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<DescribeLogDirsResponse>,
+        decode: testing::decode::<DescribeLogDirsResponse>,
     },
     testing::MessageCase {
         name: "DescribeProducersRequest",
@@ -912,6 +1058,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<DescribeProducersRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<DescribeProducersRequest>,
+        decode: testing::decode::<DescribeProducersRequest>,
     },
     testing::MessageCase {
         name: "DescribeProducersResponse",
@@ -919,6 +1067,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<DescribeProducersResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<DescribeProducersResponse>,
+        decode: testing::decode::<DescribeProducersResponse>,
     },
     testing::MessageCase {
         name: "DescribeQuorumRequest",
@@ -926,6 +1076,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 2,
         round_trip: testing::round_trip::<DescribeQuorumRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<DescribeQuorumRequest>,
+        decode: testing::decode::<DescribeQuorumRequest>,
     },
     testing::MessageCase {
         name: "DescribeQuorumResponse",
@@ -933,6 +1085,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 2,
         round_trip: testing::round_trip::<DescribeQuorumResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<DescribeQuorumResponse>,
+        decode: testing::decode::<DescribeQuorumResponse>,
     },
     testing::MessageCase {
         name: "DescribeTopicPartitionsRequest",
@@ -940,6 +1094,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<DescribeTopicPartitionsRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<DescribeTopicPartitionsRequest>,
+        decode: testing::decode::<DescribeTopicPartitionsRequest>,
     },
     testing::MessageCase {
         name: "DescribeTopicPartitionsResponse",
@@ -947,6 +1103,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<DescribeTopicPartitionsResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<DescribeTopicPartitionsResponse>,
+        decode: testing::decode::<DescribeTopicPartitionsResponse>,
     },
     testing::MessageCase {
         name: "DescribeTransactionsRequest",
@@ -954,6 +1112,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<DescribeTransactionsRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<DescribeTransactionsRequest>,
+        decode: testing::decode::<DescribeTransactionsRequest>,
     },
     testing::MessageCase {
         name: "DescribeTransactionsResponse",
@@ -961,6 +1121,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<DescribeTransactionsResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<DescribeTransactionsResponse>,
+        decode: testing::decode::<DescribeTransactionsResponse>,
     },
     testing::MessageCase {
         name: "DescribeUserScramCredentialsRequest",
@@ -968,6 +1130,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<DescribeUserScramCredentialsRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<DescribeUserScramCredentialsRequest>,
+        decode: testing::decode::<DescribeUserScramCredentialsRequest>,
     },
     testing::MessageCase {
         name: "DescribeUserScramCredentialsResponse",
@@ -975,6 +1139,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<DescribeUserScramCredentialsResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<DescribeUserScramCredentialsResponse>,
+        decode: testing::decode::<DescribeUserScramCredentialsResponse>,
     },
     testing::MessageCase {
         name: "ElectLeadersRequest",
@@ -982,6 +1148,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 2,
         round_trip: testing::round_trip::<ElectLeadersRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<ElectLeadersRequest>,
+        decode: testing::decode::<ElectLeadersRequest>,
     },
     testing::MessageCase {
         name: "ElectLeadersResponse",
@@ -989,6 +1157,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 2,
         round_trip: testing::round_trip::<ElectLeadersResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<ElectLeadersResponse>,
+        decode: testing::decode::<ElectLeadersResponse>,
     },
     testing::MessageCase {
         name: "EndQuorumEpochRequest",
@@ -996,6 +1166,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 1,
         round_trip: testing::round_trip::<EndQuorumEpochRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<EndQuorumEpochRequest>,
+        decode: testing::decode::<EndQuorumEpochRequest>,
     },
     testing::MessageCase {
         name: "EndQuorumEpochResponse",
@@ -1003,6 +1175,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 1,
         round_trip: testing::round_trip::<EndQuorumEpochResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<EndQuorumEpochResponse>,
+        decode: testing::decode::<EndQuorumEpochResponse>,
     },
     testing::MessageCase {
         name: "EndTxnRequest",
@@ -1010,6 +1184,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 5,
         round_trip: testing::round_trip::<EndTxnRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<EndTxnRequest>,
+        decode: testing::decode::<EndTxnRequest>,
     },
     testing::MessageCase {
         name: "EndTxnResponse",
@@ -1017,6 +1193,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 5,
         round_trip: testing::round_trip::<EndTxnResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<EndTxnResponse>,
+        decode: testing::decode::<EndTxnResponse>,
     },
     testing::MessageCase {
         name: "EnvelopeRequest",
@@ -1024,6 +1202,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<EnvelopeRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<EnvelopeRequest>,
+        decode: testing::decode::<EnvelopeRequest>,
     },
     testing::MessageCase {
         name: "EnvelopeResponse",
@@ -1031,6 +1211,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<EnvelopeResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<EnvelopeResponse>,
+        decode: testing::decode::<EnvelopeResponse>,
     },
     testing::MessageCase {
         name: "ExpireDelegationTokenRequest",
@@ -1038,6 +1220,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 2,
         round_trip: testing::round_trip::<ExpireDelegationTokenRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<ExpireDelegationTokenRequest>,
+        decode: testing::decode::<ExpireDelegationTokenRequest>,
     },
     testing::MessageCase {
         name: "ExpireDelegationTokenResponse",
@@ -1045,6 +1229,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 2,
         round_trip: testing::round_trip::<ExpireDelegationTokenResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<ExpireDelegationTokenResponse>,
+        decode: testing::decode::<ExpireDelegationTokenResponse>,
     },
     testing::MessageCase {
         name: "FetchRequest",
@@ -1052,6 +1238,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 17,
         round_trip: testing::round_trip::<FetchRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<FetchRequest>,
+        decode: testing::decode::<FetchRequest>,
     },
     testing::MessageCase {
         name: "FetchResponse",
@@ -1059,6 +1247,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 17,
         round_trip: testing::round_trip::<FetchResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<FetchResponse>,
+        decode: testing::decode::<FetchResponse>,
     },
     testing::MessageCase {
         name: "FetchSnapshotRequest",
@@ -1066,6 +1256,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 1,
         round_trip: testing::round_trip::<FetchSnapshotRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<FetchSnapshotRequest>,
+        decode: testing::decode::<FetchSnapshotRequest>,
     },
     testing::MessageCase {
         name: "FetchSnapshotResponse",
@@ -1073,6 +1265,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 1,
         round_trip: testing::round_trip::<FetchSnapshotResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<FetchSnapshotResponse>,
+        decode: testing::decode::<FetchSnapshotResponse>,
     },
     testing::MessageCase {
         name: "FindCoordinatorRequest",
@@ -1080,6 +1274,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 6,
         round_trip: testing::round_trip::<FindCoordinatorRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<FindCoordinatorRequest>,
+        decode: testing::decode::<FindCoordinatorRequest>,
     },
     testing::MessageCase {
         name: "FindCoordinatorResponse",
@@ -1087,6 +1283,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 6,
         round_trip: testing::round_trip::<FindCoordinatorResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<FindCoordinatorResponse>,
+        decode: testing::decode::<FindCoordinatorResponse>,
     },
     testing::MessageCase {
         name: "GetTelemetrySubscriptionsRequest",
@@ -1094,6 +1292,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<GetTelemetrySubscriptionsRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<GetTelemetrySubscriptionsRequest>,
+        decode: testing::decode::<GetTelemetrySubscriptionsRequest>,
     },
     testing::MessageCase {
         name: "GetTelemetrySubscriptionsResponse",
@@ -1101,6 +1301,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<GetTelemetrySubscriptionsResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<GetTelemetrySubscriptionsResponse>,
+        decode: testing::decode::<GetTelemetrySubscriptionsResponse>,
     },
     testing::MessageCase {
         name: "HeartbeatRequest",
@@ -1108,6 +1310,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 4,
         round_trip: testing::round_trip::<HeartbeatRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<HeartbeatRequest>,
+        decode: testing::decode::<HeartbeatRequest>,
     },
     testing::MessageCase {
         name: "HeartbeatResponse",
@@ -1115,6 +1319,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 4,
         round_trip: testing::round_trip::<HeartbeatResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<HeartbeatResponse>,
+        decode: testing::decode::<HeartbeatResponse>,
     },
     testing::MessageCase {
         name: "IncrementalAlterConfigsRequest",
@@ -1122,6 +1328,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 1,
         round_trip: testing::round_trip::<IncrementalAlterConfigsRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<IncrementalAlterConfigsRequest>,
+        decode: testing::decode::<IncrementalAlterConfigsRequest>,
     },
     testing::MessageCase {
         name: "IncrementalAlterConfigsResponse",
@@ -1129,6 +1337,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 1,
         round_trip: testing::round_trip::<IncrementalAlterConfigsResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<IncrementalAlterConfigsResponse>,
+        decode: testing::decode::<IncrementalAlterConfigsResponse>,
     },
     testing::MessageCase {
         name: "InitProducerIdRequest",
@@ -1136,6 +1346,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 5,
         round_trip: testing::round_trip::<InitProducerIdRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<InitProducerIdRequest>,
+        decode: testing::decode::<InitProducerIdRequest>,
     },
     testing::MessageCase {
         name: "InitProducerIdResponse",
@@ -1143,6 +1355,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 5,
         round_trip: testing::round_trip::<InitProducerIdResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<InitProducerIdResponse>,
+        decode: testing::decode::<InitProducerIdResponse>,
     },
     testing::MessageCase {
         name: "InitializeShareGroupStateRequest",
@@ -1150,6 +1364,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<InitializeShareGroupStateRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<InitializeShareGroupStateRequest>,
+        decode: testing::decode::<InitializeShareGroupStateRequest>,
     },
     testing::MessageCase {
         name: "InitializeShareGroupStateResponse",
@@ -1157,6 +1373,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<InitializeShareGroupStateResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<InitializeShareGroupStateResponse>,
+        decode: testing::decode::<InitializeShareGroupStateResponse>,
     },
     testing::MessageCase {
         name: "JoinGroupRequest",
@@ -1164,6 +1382,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 9,
         round_trip: testing::round_trip::<JoinGroupRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<JoinGroupRequest>,
+        decode: testing::decode::<JoinGroupRequest>,
     },
     testing::MessageCase {
         name: "JoinGroupResponse",
@@ -1171,6 +1391,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 9,
         round_trip: testing::round_trip::<JoinGroupResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<JoinGroupResponse>,
+        decode: testing::decode::<JoinGroupResponse>,
     },
     testing::MessageCase {
         name: "KRaftVersionRecord",
@@ -1178,6 +1400,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<KRaftVersionRecord>,
+        arbitrary_bytes: testing::arbitrary_bytes::<KRaftVersionRecord>,
+        decode: testing::decode::<KRaftVersionRecord>,
     },
     testing::MessageCase {
         name: "LeaderAndIsrRequest",
@@ -1185,6 +1409,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 7,
         round_trip: testing::round_trip::<LeaderAndIsrRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<LeaderAndIsrRequest>,
+        decode: testing::decode::<LeaderAndIsrRequest>,
     },
     testing::MessageCase {
         name: "LeaderAndIsrResponse",
@@ -1192,6 +1418,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 7,
         round_trip: testing::round_trip::<LeaderAndIsrResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<LeaderAndIsrResponse>,
+        decode: testing::decode::<LeaderAndIsrResponse>,
     },
     testing::MessageCase {
         name: "LeaderChangeMessage",
@@ -1199,6 +1427,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 1,
         round_trip: testing::round_trip::<LeaderChangeMessage>,
+        arbitrary_bytes: testing::arbitrary_bytes::<LeaderChangeMessage>,
+        decode: testing::decode::<LeaderChangeMessage>,
     },
     testing::MessageCase {
         name: "LeaveGroupRequest",
@@ -1206,6 +1436,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 5,
         round_trip: testing::round_trip::<LeaveGroupRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<LeaveGroupRequest>,
+        decode: testing::decode::<LeaveGroupRequest>,
     },
     testing::MessageCase {
         name: "LeaveGroupResponse",
@@ -1213,6 +1445,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 5,
         round_trip: testing::round_trip::<LeaveGroupResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<LeaveGroupResponse>,
+        decode: testing::decode::<LeaveGroupResponse>,
     },
     testing::MessageCase {
         name: "ListClientMetricsResourcesRequest",
@@ -1220,6 +1454,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<ListClientMetricsResourcesRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<ListClientMetricsResourcesRequest>,
+        decode: testing::decode::<ListClientMetricsResourcesRequest>,
     },
     testing::MessageCase {
         name: "ListClientMetricsResourcesResponse",
@@ -1227,6 +1463,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<ListClientMetricsResourcesResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<ListClientMetricsResourcesResponse>,
+        decode: testing::decode::<ListClientMetricsResourcesResponse>,
     },
     testing::MessageCase {
         name: "ListGroupsRequest",
@@ -1234,6 +1472,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 5,
         round_trip: testing::round_trip::<ListGroupsRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<ListGroupsRequest>,
+        decode: testing::decode::<ListGroupsRequest>,
     },
     testing::MessageCase {
         name: "ListGroupsResponse",
@@ -1241,6 +1481,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 5,
         round_trip: testing::round_trip::<ListGroupsResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<ListGroupsResponse>,
+        decode: testing::decode::<ListGroupsResponse>,
     },
     testing::MessageCase {
         name: "ListOffsetsRequest",
@@ -1248,6 +1490,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 10,
         round_trip: testing::round_trip::<ListOffsetsRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<ListOffsetsRequest>,
+        decode: testing::decode::<ListOffsetsRequest>,
     },
     testing::MessageCase {
         name: "ListOffsetsResponse",
@@ -1255,6 +1499,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 10,
         round_trip: testing::round_trip::<ListOffsetsResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<ListOffsetsResponse>,
+        decode: testing::decode::<ListOffsetsResponse>,
     },
     testing::MessageCase {
         name: "ListPartitionReassignmentsRequest",
@@ -1262,6 +1508,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<ListPartitionReassignmentsRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<ListPartitionReassignmentsRequest>,
+        decode: testing::decode::<ListPartitionReassignmentsRequest>,
     },
     testing::MessageCase {
         name: "ListPartitionReassignmentsResponse",
@@ -1269,6 +1517,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<ListPartitionReassignmentsResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<ListPartitionReassignmentsResponse>,
+        decode: testing::decode::<ListPartitionReassignmentsResponse>,
     },
     testing::MessageCase {
         name: "ListTransactionsRequest",
@@ -1276,6 +1526,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 1,
         round_trip: testing::round_trip::<ListTransactionsRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<ListTransactionsRequest>,
+        decode: testing::decode::<ListTransactionsRequest>,
     },
     testing::MessageCase {
         name: "ListTransactionsResponse",
@@ -1283,6 +1535,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 1,
         round_trip: testing::round_trip::<ListTransactionsResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<ListTransactionsResponse>,
+        decode: testing::decode::<ListTransactionsResponse>,
     },
     testing::MessageCase {
         name: "MetadataRequest",
@@ -1290,6 +1544,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 12,
         round_trip: testing::round_trip::<MetadataRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<MetadataRequest>,
+        decode: testing::decode::<MetadataRequest>,
     },
     testing::MessageCase {
         name: "MetadataResponse",
@@ -1297,6 +1553,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 12,
         round_trip: testing::round_trip::<MetadataResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<MetadataResponse>,
+        decode: testing::decode::<MetadataResponse>,
     },
     testing::MessageCase {
         name: "OffsetCommitRequest",
@@ -1304,6 +1562,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 9,
         round_trip: testing::round_trip::<OffsetCommitRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<OffsetCommitRequest>,
+        decode: testing::decode::<OffsetCommitRequest>,
     },
     testing::MessageCase {
         name: "OffsetCommitResponse",
@@ -1311,6 +1571,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 9,
         round_trip: testing::round_trip::<OffsetCommitResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<OffsetCommitResponse>,
+        decode: testing::decode::<OffsetCommitResponse>,
     },
     testing::MessageCase {
         name: "OffsetDeleteRequest",
@@ -1318,6 +1580,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<OffsetDeleteRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<OffsetDeleteRequest>,
+        decode: testing::decode::<OffsetDeleteRequest>,
     },
     testing::MessageCase {
         name: "OffsetDeleteResponse",
@@ -1325,6 +1589,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<OffsetDeleteResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<OffsetDeleteResponse>,
+        decode: testing::decode::<OffsetDeleteResponse>,
     },
     testing::MessageCase {
         name: "OffsetFetchRequest",
@@ -1332,6 +1598,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 9,
         round_trip: testing::round_trip::<OffsetFetchRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<OffsetFetchRequest>,
+        decode: testing::decode::<OffsetFetchRequest>,
     },
     testing::MessageCase {
         name: "OffsetFetchResponse",
@@ -1339,6 +1607,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 9,
         round_trip: testing::round_trip::<OffsetFetchResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<OffsetFetchResponse>,
+        decode: testing::decode::<OffsetFetchResponse>,
     },
     testing::MessageCase {
         name: "OffsetForLeaderEpochRequest",
@@ -1346,6 +1616,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 4,
         round_trip: testing::round_trip::<OffsetForLeaderEpochRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<OffsetForLeaderEpochRequest>,
+        decode: testing::decode::<OffsetForLeaderEpochRequest>,
     },
     testing::MessageCase {
         name: "OffsetForLeaderEpochResponse",
@@ -1353,6 +1625,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 4,
         round_trip: testing::round_trip::<OffsetForLeaderEpochResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<OffsetForLeaderEpochResponse>,
+        decode: testing::decode::<OffsetForLeaderEpochResponse>,
     },
     testing::MessageCase {
         name: "ProduceRequest",
@@ -1360,6 +1634,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 11,
         round_trip: testing::round_trip::<ProduceRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<ProduceRequest>,
+        decode: testing::decode::<ProduceRequest>,
     },
     testing::MessageCase {
         name: "ProduceResponse",
@@ -1367,6 +1643,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 11,
         round_trip: testing::round_trip::<ProduceResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<ProduceResponse>,
+        decode: testing::decode::<ProduceResponse>,
     },
     testing::MessageCase {
         name: "PushTelemetryRequest",
@@ -1374,6 +1652,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<PushTelemetryRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<PushTelemetryRequest>,
+        decode: testing::decode::<PushTelemetryRequest>,
     },
     testing::MessageCase {
         name: "PushTelemetryResponse",
@@ -1381,6 +1661,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<PushTelemetryResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<PushTelemetryResponse>,
+        decode: testing::decode::<PushTelemetryResponse>,
     },
     testing::MessageCase {
         name: "ReadShareGroupStateRequest",
@@ -1388,6 +1670,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<ReadShareGroupStateRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<ReadShareGroupStateRequest>,
+        decode: testing::decode::<ReadShareGroupStateRequest>,
     },
     testing::MessageCase {
         name: "ReadShareGroupStateResponse",
@@ -1395,6 +1679,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<ReadShareGroupStateResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<ReadShareGroupStateResponse>,
+        decode: testing::decode::<ReadShareGroupStateResponse>,
     },
     testing::MessageCase {
         name: "ReadShareGroupStateSummaryRequest",
@@ -1402,6 +1688,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<ReadShareGroupStateSummaryRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<ReadShareGroupStateSummaryRequest>,
+        decode: testing::decode::<ReadShareGroupStateSummaryRequest>,
     },
     testing::MessageCase {
         name: "ReadShareGroupStateSummaryResponse",
@@ -1409,6 +1697,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<ReadShareGroupStateSummaryResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<ReadShareGroupStateSummaryResponse>,
+        decode: testing::decode::<ReadShareGroupStateSummaryResponse>,
     },
     testing::MessageCase {
         name: "RemoveRaftVoterRequest",
@@ -1416,6 +1706,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<RemoveRaftVoterRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<RemoveRaftVoterRequest>,
+        decode: testing::decode::<RemoveRaftVoterRequest>,
     },
     testing::MessageCase {
         name: "RemoveRaftVoterResponse",
@@ -1423,6 +1715,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<RemoveRaftVoterResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<RemoveRaftVoterResponse>,
+        decode: testing::decode::<RemoveRaftVoterResponse>,
     },
     testing::MessageCase {
         name: "RenewDelegationTokenRequest",
@@ -1430,6 +1724,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 2,
         round_trip: testing::round_trip::<RenewDelegationTokenRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<RenewDelegationTokenRequest>,
+        decode: testing::decode::<RenewDelegationTokenRequest>,
     },
     testing::MessageCase {
         name: "RenewDelegationTokenResponse",
@@ -1437,6 +1733,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 2,
         round_trip: testing::round_trip::<RenewDelegationTokenResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<RenewDelegationTokenResponse>,
+        decode: testing::decode::<RenewDelegationTokenResponse>,
     },
     testing::MessageCase {
         name: "RequestHeader",
@@ -1444,6 +1742,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 2,
         round_trip: testing::round_trip::<RequestHeader>,
+        arbitrary_bytes: testing::arbitrary_bytes::<RequestHeader>,
+        decode: testing::decode::<RequestHeader>,
     },
     testing::MessageCase {
         name: "ResponseHeader",
@@ -1451,6 +1751,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 1,
         round_trip: testing::round_trip::<ResponseHeader>,
+        arbitrary_bytes: testing::arbitrary_bytes::<ResponseHeader>,
+        decode: testing::decode::<ResponseHeader>,
     },
     testing::MessageCase {
         name: "SaslAuthenticateRequest",
@@ -1458,6 +1760,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 2,
         round_trip: testing::round_trip::<SaslAuthenticateRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<SaslAuthenticateRequest>,
+        decode: testing::decode::<SaslAuthenticateRequest>,
     },
     testing::MessageCase {
         name: "SaslAuthenticateResponse",
@@ -1465,6 +1769,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 2,
         round_trip: testing::round_trip::<SaslAuthenticateResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<SaslAuthenticateResponse>,
+        decode: testing::decode::<SaslAuthenticateResponse>,
     },
     testing::MessageCase {
         name: "SaslHandshakeRequest",
@@ -1472,6 +1778,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 1,
         round_trip: testing::round_trip::<SaslHandshakeRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<SaslHandshakeRequest>,
+        decode: testing::decode::<SaslHandshakeRequest>,
     },
     testing::MessageCase {
         name: "SaslHandshakeResponse",
@@ -1479,6 +1787,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 1,
         round_trip: testing::round_trip::<SaslHandshakeResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<SaslHandshakeResponse>,
+        decode: testing::decode::<SaslHandshakeResponse>,
     },
     testing::MessageCase {
         name: "ShareAcknowledgeRequest",
@@ -1486,6 +1796,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<ShareAcknowledgeRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<ShareAcknowledgeRequest>,
+        decode: testing::decode::<ShareAcknowledgeRequest>,
     },
     testing::MessageCase {
         name: "ShareAcknowledgeResponse",
@@ -1493,6 +1805,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<ShareAcknowledgeResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<ShareAcknowledgeResponse>,
+        decode: testing::decode::<ShareAcknowledgeResponse>,
     },
     testing::MessageCase {
         name: "ShareFetchRequest",
@@ -1500,6 +1814,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<ShareFetchRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<ShareFetchRequest>,
+        decode: testing::decode::<ShareFetchRequest>,
     },
     testing::MessageCase {
         name: "ShareFetchResponse",
@@ -1507,6 +1823,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<ShareFetchResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<ShareFetchResponse>,
+        decode: testing::decode::<ShareFetchResponse>,
     },
     testing::MessageCase {
         name: "ShareGroupDescribeRequest",
@@ -1514,6 +1832,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<ShareGroupDescribeRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<ShareGroupDescribeRequest>,
+        decode: testing::decode::<ShareGroupDescribeRequest>,
     },
     testing::MessageCase {
         name: "ShareGroupDescribeResponse",
@@ -1521,6 +1841,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<ShareGroupDescribeResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<ShareGroupDescribeResponse>,
+        decode: testing::decode::<ShareGroupDescribeResponse>,
     },
     testing::MessageCase {
         name: "ShareGroupHeartbeatRequest",
@@ -1528,6 +1850,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<ShareGroupHeartbeatRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<ShareGroupHeartbeatRequest>,
+        decode: testing::decode::<ShareGroupHeartbeatRequest>,
     },
     testing::MessageCase {
         name: "ShareGroupHeartbeatResponse",
@@ -1535,6 +1859,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<ShareGroupHeartbeatResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<ShareGroupHeartbeatResponse>,
+        decode: testing::decode::<ShareGroupHeartbeatResponse>,
     },
     testing::MessageCase {
         name: "SnapshotFooterRecord",
@@ -1542,6 +1868,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<SnapshotFooterRecord>,
+        arbitrary_bytes: testing::arbitrary_bytes::<SnapshotFooterRecord>,
+        decode: testing::decode::<SnapshotFooterRecord>,
     },
     testing::MessageCase {
         name: "SnapshotHeaderRecord",
@@ -1549,6 +1877,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<SnapshotHeaderRecord>,
+        arbitrary_bytes: testing::arbitrary_bytes::<SnapshotHeaderRecord>,
+        decode: testing::decode::<SnapshotHeaderRecord>,
     },
     testing::MessageCase {
         name: "StopReplicaRequest",
@@ -1556,6 +1886,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 4,
         round_trip: testing::round_trip::<StopReplicaRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<StopReplicaRequest>,
+        decode: testing::decode::<StopReplicaRequest>,
     },
     testing::MessageCase {
         name: "StopReplicaResponse",
@@ -1563,6 +1895,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 4,
         round_trip: testing::round_trip::<StopReplicaResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<StopReplicaResponse>,
+        decode: testing::decode::<StopReplicaResponse>,
     },
     testing::MessageCase {
         name: "SyncGroupRequest",
@@ -1570,6 +1904,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 5,
         round_trip: testing::round_trip::<SyncGroupRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<SyncGroupRequest>,
+        decode: testing::decode::<SyncGroupRequest>,
     },
     testing::MessageCase {
         name: "SyncGroupResponse",
@@ -1577,6 +1913,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 5,
         round_trip: testing::round_trip::<SyncGroupResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<SyncGroupResponse>,
+        decode: testing::decode::<SyncGroupResponse>,
     },
     testing::MessageCase {
         name: "TxnOffsetCommitRequest",
@@ -1584,6 +1922,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 4,
         round_trip: testing::round_trip::<TxnOffsetCommitRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<TxnOffsetCommitRequest>,
+        decode: testing::decode::<TxnOffsetCommitRequest>,
     },
     testing::MessageCase {
         name: "TxnOffsetCommitResponse",
@@ -1591,6 +1931,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 4,
         round_trip: testing::round_trip::<TxnOffsetCommitResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<TxnOffsetCommitResponse>,
+        decode: testing::decode::<TxnOffsetCommitResponse>,
     },
     testing::MessageCase {
         name: "UnregisterBrokerRequest",
@@ -1598,6 +1940,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<UnregisterBrokerRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<UnregisterBrokerRequest>,
+        decode: testing::decode::<UnregisterBrokerRequest>,
     },
     testing::MessageCase {
         name: "UnregisterBrokerResponse",
@@ -1605,6 +1949,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<UnregisterBrokerResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<UnregisterBrokerResponse>,
+        decode: testing::decode::<UnregisterBrokerResponse>,
     },
     testing::MessageCase {
         name: "UpdateFeaturesRequest",
@@ -1612,6 +1958,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 2,
         round_trip: testing::round_trip::<UpdateFeaturesRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<UpdateFeaturesRequest>,
+        decode: testing::decode::<UpdateFeaturesRequest>,
     },
     testing::MessageCase {
         name: "UpdateFeaturesResponse",
@@ -1619,6 +1967,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 2,
         round_trip: testing::round_trip::<UpdateFeaturesResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<UpdateFeaturesResponse>,
+        decode: testing::decode::<UpdateFeaturesResponse>,
     },
     testing::MessageCase {
         name: "UpdateMetadataRequest",
@@ -1626,6 +1976,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 8,
         round_trip: testing::round_trip::<UpdateMetadataRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<UpdateMetadataRequest>,
+        decode: testing::decode::<UpdateMetadataRequest>,
     },
     testing::MessageCase {
         name: "UpdateMetadataResponse",
@@ -1633,6 +1985,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 8,
         round_trip: testing::round_trip::<UpdateMetadataResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<UpdateMetadataResponse>,
+        decode: testing::decode::<UpdateMetadataResponse>,
     },
     testing::MessageCase {
         name: "UpdateRaftVoterRequest",
@@ -1640,6 +1994,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<UpdateRaftVoterRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<UpdateRaftVoterRequest>,
+        decode: testing::decode::<UpdateRaftVoterRequest>,
     },
     testing::MessageCase {
         name: "UpdateRaftVoterResponse",
@@ -1647,6 +2003,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<UpdateRaftVoterResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<UpdateRaftVoterResponse>,
+        decode: testing::decode::<UpdateRaftVoterResponse>,
     },
     testing::MessageCase {
         name: "VoteRequest",
@@ -1654,6 +2012,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 1,
         round_trip: testing::round_trip::<VoteRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<VoteRequest>,
+        decode: testing::decode::<VoteRequest>,
     },
     testing::MessageCase {
         name: "VoteResponse",
@@ -1661,6 +2021,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 1,
         round_trip: testing::round_trip::<VoteResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<VoteResponse>,
+        decode: testing::decode::<VoteResponse>,
     },
     testing::MessageCase {
         name: "VotersRecord",
@@ -1668,6 +2030,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<VotersRecord>,
+        arbitrary_bytes: testing::arbitrary_bytes::<VotersRecord>,
+        decode: testing::decode::<VotersRecord>,
     },
     testing::MessageCase {
         name: "WriteShareGroupStateRequest",
@@ -1675,6 +2039,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<WriteShareGroupStateRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<WriteShareGroupStateRequest>,
+        decode: testing::decode::<WriteShareGroupStateRequest>,
     },
     testing::MessageCase {
         name: "WriteShareGroupStateResponse",
@@ -1682,6 +2048,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 0,
         round_trip: testing::round_trip::<WriteShareGroupStateResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<WriteShareGroupStateResponse>,
+        decode: testing::decode::<WriteShareGroupStateResponse>,
     },
     testing::MessageCase {
         name: "WriteTxnMarkersRequest",
@@ -1689,6 +2057,8 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 1,
         round_trip: testing::round_trip::<WriteTxnMarkersRequest>,
+        arbitrary_bytes: testing::arbitrary_bytes::<WriteTxnMarkersRequest>,
+        decode: testing::decode::<WriteTxnMarkersRequest>,
     },
     testing::MessageCase {
         name: "WriteTxnMarkersResponse",
@@ -1696,5 +2066,7 @@ pub const ALL_MESSAGES: &[testing::MessageCase] = &[
         min_version: 0,
         max_version: 1,
         round_trip: testing::round_trip::<WriteTxnMarkersResponse>,
+        arbitrary_bytes: testing::arbitrary_bytes::<WriteTxnMarkersResponse>,
+        decode: testing::decode::<WriteTxnMarkersResponse>,
     },
 ];

@@ -7,6 +7,7 @@ use std::fmt::Debug;
 use bytes::{Bytes, BytesMut};
 
 use crate::codec::{Message, Uuid};
+use crate::error::DecodeError;
 
 /// A seeded splitmix64 generator: the same seed gives the same values.
 #[derive(Debug, Clone)]
@@ -154,6 +155,25 @@ pub struct MessageCase {
     pub max_version: i16,
     /// [`round_trip`] for this type.
     pub round_trip: fn(u64, i16) -> Result<(), String>,
+    /// [`arbitrary_bytes`] for this type.
+    pub arbitrary_bytes: fn(u64, i16) -> Bytes,
+    /// [`decode`] for this type.
+    pub decode: fn(&mut Bytes, i16) -> Result<(), DecodeError>,
+}
+
+/// The encoding of a random value valid in `version` (empty if it cannot be encoded).
+pub fn arbitrary_bytes<T: Message + Arbitrary>(seed: u64, version: i16) -> Bytes {
+    let value = T::arbitrary(&mut Rng::new(seed), version);
+    let mut buf = BytesMut::new();
+    match value.encode(&mut buf, version) {
+        Ok(()) => buf.freeze(),
+        Err(_) => Bytes::new(),
+    }
+}
+
+/// Decodes `buf` as `T` in `version`, discarding the value.
+pub fn decode<T: Message>(buf: &mut Bytes, version: i16) -> Result<(), DecodeError> {
+    T::decode(buf, version).map(drop)
 }
 
 /// Generates a value for `version` from `seed`, encodes it, checks that
