@@ -40,7 +40,7 @@ LOOPBACK = "127.0.0.1"
 READY_RE = re.compile(r"listening on ([0-9.]+):(\d+)")
 START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 20.0
-STDERR_TAIL_CHARS = 24_000
+STDERR_TAIL_CHARS = 12_000
 
 
 # --------------------------------------------------------------------------
