@@ -68,7 +68,9 @@ fn doc(text: &str) -> String {
     };
     let mut out = String::new();
     for line in t.lines() {
-        let _ = writeln!(out, "/// {}", line.trim());
+        // Brackets in spec text are not intra-doc links.
+        let line = line.trim().replace('[', "\\[").replace(']', "\\]");
+        let _ = writeln!(out, "/// {line}");
     }
     out
 }

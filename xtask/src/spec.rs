@@ -290,10 +290,10 @@ pub fn parse_spec(src: &str) -> Result<Spec> {
             while let Type::Array(inner) = t {
                 t = inner;
             }
-            if let Type::Struct(n) = t {
-                if spec.find_struct(n).is_none() {
-                    bail!("{}: unknown struct {n}", spec.name);
-                }
+            if let Type::Struct(n) = t
+                && spec.find_struct(n).is_none()
+            {
+                bail!("{}: unknown struct {n}", spec.name);
             }
         }
     }

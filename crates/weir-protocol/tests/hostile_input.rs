@@ -348,7 +348,7 @@ fn mutated_client_frames_decode_re_encode_and_decode_the_same() {
                 let i = (rng.next_u64() % bytes.len() as u64) as usize;
                 bytes[i] = rng.next_u64() as u8;
             }
-            if rng.next_u64() % 4 == 0 {
+            if rng.next_u64().is_multiple_of(4) {
                 bytes.truncate((rng.next_u64() % bytes.len() as u64) as usize);
             }
             decode_re_encode_decode(Bytes::from(bytes));
