@@ -17,7 +17,10 @@ use crate::metadata_store::{MetadataError, MetadataStore};
 
 /// Wall-clock milliseconds since the epoch.
 pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// 16 random bytes from the OS.
@@ -26,7 +29,9 @@ pub fn random_bytes() -> [u8; 16] {
     let filled = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut out));
     if filled.is_err() {
         // No urandom: fall back to time and pid; ids only need uniqueness.
-        let seed = (now_ms() as u128) << 64 | u128::from(std::process::id()) << 32 | Instant::now().elapsed().as_nanos();
+        let seed = (now_ms() as u128) << 64
+            | u128::from(std::process::id()) << 32
+            | Instant::now().elapsed().as_nanos();
         out = seed.to_le_bytes();
     }
     out
@@ -91,29 +96,53 @@ pub struct Broker {
     advertised: Mutex<(String, i32)>,
     /// Serializes metadata changes (validate + commit is atomic).
     controller: tokio::sync::Mutex<()>,
+    /// Producer ids: (next to hand out, end of the block recorded in the metadata log).
+    producer_ids: tokio::sync::Mutex<(i64, i64)>,
 }
+
+/// Producer ids reserved per metadata record.
+pub const PRODUCER_ID_BLOCK_SIZE: i64 = 1000;
 
 /// Read or create `meta.properties` (Kafka's format: `version`, `node.id`,
 /// `cluster.id`), refusing a directory that belongs to another node.
 fn load_meta_properties(dir: &Path, node_id: i32) -> Result<String, StartError> {
     let path = dir.join("meta.properties");
-    let err = |reason: String| StartError::DataDir { path: dir.display().to_string(), reason };
+    let err = |reason: String| StartError::DataDir {
+        path: dir.display().to_string(),
+        reason,
+    };
     if let Ok(file) = std::fs::File::open(&path) {
-        let props: BTreeMap<String, String> =
-            java_properties::read(std::io::BufReader::new(file)).map_err(|e| err(e.to_string()))?.into_iter().collect();
-        let stored: i32 = props.get("node.id").and_then(|v| v.parse().ok()).unwrap_or(node_id);
+        let props: BTreeMap<String, String> = java_properties::read(std::io::BufReader::new(file))
+            .map_err(|e| err(e.to_string()))?
+            .into_iter()
+            .collect();
+        let stored: i32 = props
+            .get("node.id")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(node_id);
         if stored != node_id {
-            return Err(err(format!("belongs to node.id {stored}, but this broker is node.id {node_id}")));
+            return Err(err(format!(
+                "belongs to node.id {stored}, but this broker is node.id {node_id}"
+            )));
         }
-        return props.get("cluster.id").cloned().ok_or_else(|| err("meta.properties has no cluster.id".into()));
+        return props
+            .get("cluster.id")
+            .cloned()
+            .ok_or_else(|| err("meta.properties has no cluster.id".into()));
     }
     let cluster_id = base64_url(&random_bytes());
-    let body = format!("#Written by weir; do not edit\nversion=1\nnode.id={node_id}\ncluster.id={cluster_id}\n");
+    let body = format!(
+        "#Written by weir; do not edit\nversion=1\nnode.id={node_id}\ncluster.id={cluster_id}\n"
+    );
     let tmp = dir.join("meta.properties.tmp");
     std::fs::write(&tmp, body).map_err(|e| err(e.to_string()))?;
-    std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(|e| err(e.to_string()))?;
+    std::fs::File::open(&tmp)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| err(e.to_string()))?;
     std::fs::rename(&tmp, &path).map_err(|e| err(e.to_string()))?;
-    std::fs::File::open(dir).and_then(|f| f.sync_all()).map_err(|e| err(e.to_string()))?;
+    std::fs::File::open(dir)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| err(e.to_string()))?;
     Ok(cluster_id)
 }
 
@@ -125,7 +154,11 @@ fn base64_url(bytes: &[u8; 16]) -> String {
     (0..22)
         .map(|i| {
             let shift = 128i32 - 6 * (i + 1);
-            let v = if shift >= 0 { (n >> shift) & 0x3f } else { (n << (-shift)) & 0x3f };
+            let v = if shift >= 0 {
+                (n >> shift) & 0x3f
+            } else {
+                (n << (-shift)) & 0x3f
+            };
             char::from(ALPHABET[v as usize])
         })
         .collect()
@@ -134,9 +167,15 @@ fn base64_url(bytes: &[u8; 16]) -> String {
 impl Broker {
     /// Open the data directory: replay metadata and open every partition.
     pub fn open(config: BrokerConfig) -> Result<Broker, StartError> {
-        let dir = config.log_dirs.first().cloned().unwrap_or_else(|| "./weir-data".into());
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| StartError::DataDir { path: dir.display().to_string(), reason: e.to_string() })?;
+        let dir = config
+            .log_dirs
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "./weir-data".into());
+        std::fs::create_dir_all(&dir).map_err(|e| StartError::DataDir {
+            path: dir.display().to_string(),
+            reason: e.to_string(),
+        })?;
         let cluster_id = load_meta_properties(&dir, config.node_id)?;
         let now = now_ms();
         let metadata = MetadataStore::open(&dir, now)?;
@@ -147,7 +186,9 @@ impl Broker {
             .first()
             .map(|l| (l.host.clone(), i32::from(l.port)))
             .unwrap_or_else(|| ("127.0.0.1".into(), 9092));
+        let next_pid = metadata.image().next_producer_id();
         Ok(Broker {
+            producer_ids: tokio::sync::Mutex::new((next_pid, next_pid)),
             config,
             cluster_id,
             metadata,
@@ -165,7 +206,10 @@ impl Broker {
 
     /// Advertised (host, port).
     pub fn advertised(&self) -> (String, i32) {
-        self.advertised.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.advertised
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Node id.
@@ -179,7 +223,11 @@ impl Broker {
     }
 
     /// Create topics (or only validate them). Results are in request order.
-    pub async fn create_topics(&self, reqs: Vec<CreateTopic>, validate_only: bool) -> Vec<CreateResult> {
+    pub async fn create_topics(
+        &self,
+        reqs: Vec<CreateTopic>,
+        validate_only: bool,
+    ) -> Vec<CreateResult> {
         let _guard = self.controller.lock().await;
         let brokers = [self.node_id()];
         let mut out = Vec::with_capacity(reqs.len());
@@ -233,16 +281,39 @@ impl Broker {
             configs: BTreeMap::new(),
         };
         match self.create_topics(vec![req], false).await.pop() {
-            Some(Ok(())) | Some(Err(TopicOpError::Rejected(CreateTopicError::AlreadyExists(_)))) => Ok(true),
+            Some(Ok(()))
+            | Some(Err(TopicOpError::Rejected(CreateTopicError::AlreadyExists(_)))) => Ok(true),
             Some(Err(e)) => Err(e),
             None => Ok(false),
         }
     }
 
+    /// A producer id never handed out before (blocks are recorded in the
+    /// metadata log before use, so a restart continues after the block).
+    pub async fn next_producer_id(&self) -> Result<i64, MetadataError> {
+        let mut ids = self.producer_ids.lock().await;
+        if ids.0 >= ids.1 {
+            let _guard = self.controller.lock().await;
+            let end = ids.1.max(self.image().next_producer_id()) + PRODUCER_ID_BLOCK_SIZE;
+            self.metadata.commit(
+                &[MetadataRecord::ProducerIds {
+                    next_producer_id: end,
+                }],
+                now_ms(),
+            )?;
+            *ids = (end - PRODUCER_ID_BLOCK_SIZE, end);
+        }
+        let id = ids.0;
+        ids.0 += 1;
+        Ok(id)
+    }
+
     /// Delete a topic. `Ok(false)` if it does not exist.
     pub async fn delete_topic(&self, name: &str) -> Result<bool, MetadataError> {
         let _guard = self.controller.lock().await;
-        let Some(records) = delete_topic(&self.image(), name) else { return Ok(false) };
+        let Some(records) = delete_topic(&self.image(), name) else {
+            return Ok(false);
+        };
         self.metadata.commit(&records, now_ms())?;
         self.logs.delete_topic(name);
         tracing::info!(topic = name, "deleted topic");

@@ -28,7 +28,11 @@ impl Listener {
         let (name, rest) = s.trim().split_once("://")?;
         let (host, port) = rest.rsplit_once(':')?;
         let host = host.trim_start_matches('[').trim_end_matches(']');
-        Some(Listener { name: name.to_string(), host: host.to_string(), port: port.parse().ok()? })
+        Some(Listener {
+            name: name.to_string(),
+            host: host.to_string(),
+            port: port.parse().ok()?,
+        })
     }
 }
 
@@ -129,17 +133,32 @@ const BROKER_KEYS: &[&str] = &[
 ];
 
 fn invalid(key: &str, value: &str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid { key: key.into(), value: value.into(), reason: reason.into() }
-}
-
-fn parse_int<T: std::str::FromStr>(props: &BTreeMap<String, String>, key: &str, default: T) -> Result<T, ConfigError> {
-    match props.get(key) {
-        None => Ok(default),
-        Some(v) => v.trim().parse().map_err(|_| invalid(key, v, "expected an integer in range")),
+    ConfigError::Invalid {
+        key: key.into(),
+        value: value.into(),
+        reason: reason.into(),
     }
 }
 
-fn parse_bool(props: &BTreeMap<String, String>, key: &str, default: bool) -> Result<bool, ConfigError> {
+fn parse_int<T: std::str::FromStr>(
+    props: &BTreeMap<String, String>,
+    key: &str,
+    default: T,
+) -> Result<T, ConfigError> {
+    match props.get(key) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| invalid(key, v, "expected an integer in range")),
+    }
+}
+
+fn parse_bool(
+    props: &BTreeMap<String, String>,
+    key: &str,
+    default: bool,
+) -> Result<bool, ConfigError> {
     match props.get(key).map(|v| v.trim().to_ascii_lowercase()) {
         None => Ok(default),
         Some(v) if v == "true" => Ok(true),
@@ -149,15 +168,25 @@ fn parse_bool(props: &BTreeMap<String, String>, key: &str, default: bool) -> Res
 }
 
 fn parse_listeners(key: &str, value: &str) -> Result<Vec<Listener>, ConfigError> {
-    let out: Option<Vec<Listener>> = value.split(',').filter(|s| !s.trim().is_empty()).map(Listener::parse).collect();
+    let out: Option<Vec<Listener>> = value
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(Listener::parse)
+        .collect();
     match out {
         Some(v) if !v.is_empty() => Ok(v),
-        _ => Err(invalid(key, value, "expected a comma-separated list of NAME://host:port")),
+        _ => Err(invalid(
+            key,
+            value,
+            "expected a comma-separated list of NAME://host:port",
+        )),
     }
 }
 
 fn is_synonym_key(key: &str) -> bool {
-    TOPIC_CONFIGS.iter().any(|d| d.synonyms.iter().any(|(k, _)| *k == key))
+    TOPIC_CONFIGS
+        .iter()
+        .any(|d| d.synonyms.iter().any(|(k, _)| *k == key))
 }
 
 /// Validate a `log.*`-style broker key through the topic config it feeds.
@@ -168,29 +197,44 @@ fn validate_synonym(key: &str, value: &str) -> Result<(), ConfigError> {
                 continue;
             }
             if *mult != 1 {
-                let n: i64 = value.trim().parse().map_err(|_| invalid(key, value, "expected an integer"))?;
+                let n: i64 = value
+                    .trim()
+                    .parse()
+                    .map_err(|_| invalid(key, value, "expected an integer"))?;
                 return def
                     .validate(&n.saturating_mul(*mult).to_string())
                     .map_err(|e| invalid(key, value, e.to_string()));
             }
             let def = topic_config_def(def.name).unwrap_or(def);
-            return def.validate(value).map_err(|e| invalid(key, value, e.to_string()));
+            return def
+                .validate(value)
+                .map_err(|e| invalid(key, value, e.to_string()));
         }
     }
     Ok(())
 }
 
 /// Read a Java properties file.
-pub fn read_properties_file(path: &std::path::Path) -> Result<BTreeMap<String, String>, ConfigError> {
-    let file = std::fs::File::open(path).map_err(|e| ConfigError::File { path: path.into(), reason: e.to_string() })?;
-    let map = java_properties::read(std::io::BufReader::new(file))
-        .map_err(|e| ConfigError::File { path: path.into(), reason: e.to_string() })?;
+pub fn read_properties_file(
+    path: &std::path::Path,
+) -> Result<BTreeMap<String, String>, ConfigError> {
+    let file = std::fs::File::open(path).map_err(|e| ConfigError::File {
+        path: path.into(),
+        reason: e.to_string(),
+    })?;
+    let map =
+        java_properties::read(std::io::BufReader::new(file)).map_err(|e| ConfigError::File {
+            path: path.into(),
+            reason: e.to_string(),
+        })?;
     Ok(map.into_iter().collect())
 }
 
 impl BrokerConfig {
     /// Validate properties. Returns the config and one warning per unknown key.
-    pub fn from_props(props: BTreeMap<String, String>) -> Result<(BrokerConfig, Vec<String>), ConfigError> {
+    pub fn from_props(
+        props: BTreeMap<String, String>,
+    ) -> Result<(BrokerConfig, Vec<String>), ConfigError> {
         let mut warnings = Vec::new();
         for key in props.keys() {
             let k = key.as_str();
@@ -213,20 +257,37 @@ impl BrokerConfig {
         }
         let listeners = match props.get("listeners") {
             Some(v) => parse_listeners("listeners", v)?,
-            None => vec![Listener { name: "PLAINTEXT".into(), host: "127.0.0.1".into(), port: 9092 }],
+            None => vec![Listener {
+                name: "PLAINTEXT".into(),
+                host: "127.0.0.1".into(),
+                port: 9092,
+            }],
         };
         let advertised_listeners = match props.get("advertised.listeners") {
             Some(v) => parse_listeners("advertised.listeners", v)?,
             None => listeners.clone(),
         };
-        let dirs = props.get("log.dirs").or_else(|| props.get("log.dir")).cloned().unwrap_or_else(|| "./weir-data".into());
-        let log_dirs: Vec<PathBuf> = dirs.split(',').map(str::trim).filter(|s| !s.is_empty()).map(PathBuf::from).collect();
+        let dirs = props
+            .get("log.dirs")
+            .or_else(|| props.get("log.dir"))
+            .cloned()
+            .unwrap_or_else(|| "./weir-data".into());
+        let log_dirs: Vec<PathBuf> = dirs
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+            .collect();
         if log_dirs.is_empty() {
             return Err(invalid("log.dirs", &dirs, "no directory given"));
         }
         let num_partitions: i32 = parse_int(&props, "num.partitions", 1)?;
         if num_partitions < 1 {
-            return Err(invalid("num.partitions", &num_partitions.to_string(), "must be at least 1"));
+            return Err(invalid(
+                "num.partitions",
+                &num_partitions.to_string(),
+                "must be at least 1",
+            ));
         }
         let default_replication_factor: i16 = parse_int(&props, "default.replication.factor", 1)?;
         if default_replication_factor < 1 {
@@ -239,18 +300,34 @@ impl BrokerConfig {
         let auto_create_topics = parse_bool(&props, "auto.create.topics.enable", true)?;
         let message_max_bytes: i32 = parse_int(&props, "message.max.bytes", 1_048_588)?;
         if message_max_bytes < 0 {
-            return Err(invalid("message.max.bytes", &message_max_bytes.to_string(), "must be >= 0"));
+            return Err(invalid(
+                "message.max.bytes",
+                &message_max_bytes.to_string(),
+                "must be >= 0",
+            ));
         }
-        let socket_request_max_bytes: i32 = parse_int(&props, "socket.request.max.bytes", 104_857_600)?;
+        let socket_request_max_bytes: i32 =
+            parse_int(&props, "socket.request.max.bytes", 104_857_600)?;
         if socket_request_max_bytes < 1 {
-            return Err(invalid("socket.request.max.bytes", &socket_request_max_bytes.to_string(), "must be >= 1"));
+            return Err(invalid(
+                "socket.request.max.bytes",
+                &socket_request_max_bytes.to_string(),
+                "must be >= 1",
+            ));
         }
-        let log_flush_scheduler_interval_ms: i64 = parse_int(&props, "log.flush.scheduler.interval.ms", 1000)?;
+        let log_flush_scheduler_interval_ms: i64 =
+            parse_int(&props, "log.flush.scheduler.interval.ms", 1000)?;
         let log_flush_offset_checkpoint_interval_ms: i64 =
             parse_int(&props, "log.flush.offset.checkpoint.interval.ms", 60_000)?;
         for (k, v) in [
-            ("log.flush.scheduler.interval.ms", log_flush_scheduler_interval_ms),
-            ("log.flush.offset.checkpoint.interval.ms", log_flush_offset_checkpoint_interval_ms),
+            (
+                "log.flush.scheduler.interval.ms",
+                log_flush_scheduler_interval_ms,
+            ),
+            (
+                "log.flush.offset.checkpoint.interval.ms",
+                log_flush_offset_checkpoint_interval_ms,
+            ),
         ] {
             if v < 1 {
                 return Err(invalid(k, &v.to_string(), "must be at least 1"));
@@ -268,7 +345,8 @@ impl BrokerConfig {
                 message_max_bytes: message_max_bytes as usize,
                 socket_request_max_bytes: socket_request_max_bytes as usize,
                 log_flush_scheduler_interval_ms: log_flush_scheduler_interval_ms as u64,
-                log_flush_offset_checkpoint_interval_ms: log_flush_offset_checkpoint_interval_ms as u64,
+                log_flush_offset_checkpoint_interval_ms: log_flush_offset_checkpoint_interval_ms
+                    as u64,
                 props,
             },
             warnings,
@@ -281,14 +359,24 @@ mod tests {
     use super::*;
 
     fn props(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn defaults_match_the_quick_start() {
         let (c, w) = BrokerConfig::from_props(props(&[])).unwrap();
         assert!(w.is_empty());
-        assert_eq!(c.listeners, vec![Listener { name: "PLAINTEXT".into(), host: "127.0.0.1".into(), port: 9092 }]);
+        assert_eq!(
+            c.listeners,
+            vec![Listener {
+                name: "PLAINTEXT".into(),
+                host: "127.0.0.1".into(),
+                port: 9092
+            }]
+        );
         assert_eq!(c.log_dirs, vec![PathBuf::from("./weir-data")]);
         assert_eq!(c.num_partitions, 1);
         assert!(c.auto_create_topics);
@@ -313,7 +401,8 @@ mod tests {
     fn broker_id_is_a_synonym_of_node_id() {
         let (c, _) = BrokerConfig::from_props(props(&[("broker.id", "7")])).unwrap();
         assert_eq!(c.node_id, 7);
-        let (c, _) = BrokerConfig::from_props(props(&[("broker.id", "7"), ("node.id", "3")])).unwrap();
+        let (c, _) =
+            BrokerConfig::from_props(props(&[("broker.id", "7"), ("node.id", "3")])).unwrap();
         assert_eq!(c.node_id, 3);
     }
 }

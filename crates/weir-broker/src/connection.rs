@@ -78,7 +78,10 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr) {
 }
 
 /// Read one frame body. `Ok(None)` on a clean end of stream between frames.
-async fn read_frame(rd: &mut tokio::net::tcp::OwnedReadHalf, max: usize) -> Result<Option<Bytes>, String> {
+async fn read_frame(
+    rd: &mut tokio::net::tcp::OwnedReadHalf,
+    max: usize,
+) -> Result<Option<Bytes>, String> {
     let mut len_buf = [0u8; 4];
     match rd.read_exact(&mut len_buf).await {
         Ok(_) => {}
@@ -88,9 +91,13 @@ async fn read_frame(rd: &mut tokio::net::tcp::OwnedReadHalf, max: usize) -> Resu
     let len = i32::from_be_bytes(len_buf);
     // Kafka's InvalidReceiveException: negative or over socket.request.max.bytes.
     if len < 0 || len as usize > max {
-        return Err(format!("request size {len} is invalid or exceeds socket.request.max.bytes {max}"));
+        return Err(format!(
+            "request size {len} is invalid or exceeds socket.request.max.bytes {max}"
+        ));
     }
     let mut body = BytesMut::zeroed(len as usize);
-    rd.read_exact(&mut body).await.map_err(|e| format!("truncated request frame: {e}"))?;
+    rd.read_exact(&mut body)
+        .await
+        .map_err(|e| format!("truncated request frame: {e}"))?;
     Ok(Some(body.freeze()))
 }

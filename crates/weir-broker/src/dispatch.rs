@@ -12,14 +12,14 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
+use weir_protocol::api::RequestBody;
 use weir_protocol::codec::Message;
 use weir_protocol::header::{decode_request_header, encode_response_frame};
-use weir_protocol::api::RequestBody;
 
 use crate::broker::Broker;
 use crate::handlers::{
-    api_versions, create_topics, delete_topics, describe_cluster, fetch, init_producer_id, list_offsets, metadata,
-    produce,
+    api_versions, create_topics, delete_topics, describe_cluster, fetch, init_producer_id,
+    list_offsets, metadata, produce,
 };
 
 /// What the writer sends back for one request.
@@ -64,34 +64,76 @@ pub async fn begin(broker: &Arc<Broker>, mut frame: Bytes) -> Pending {
     let ver = header.request_api_version;
     let cid = header.correlation_id;
     if key == api_versions::API_VERSIONS_KEY && !api_versions::is_supported(key, ver) {
-        tracing::debug!(version = ver, "ApiVersions with unknown version: answering with the v0 fallback");
+        tracing::debug!(
+            version = ver,
+            "ApiVersions with unknown version: answering with the v0 fallback"
+        );
         return Pending::Ready(api_versions::unsupported_version_reply(cid));
     }
     if !api_versions::is_supported(key, ver) {
-        return Pending::Ready(Reply::Close(format!("unsupported API key {key} version {ver}")));
+        return Pending::Ready(Reply::Close(format!(
+            "unsupported API key {key} version {ver}"
+        )));
     }
     let body = match RequestBody::decode(key, ver, &mut frame) {
         Ok(b) => b,
-        Err(e) => return Pending::Ready(Reply::Close(format!("malformed request (key {key} v{ver}): {e}"))),
+        Err(e) => {
+            return Pending::Ready(Reply::Close(format!(
+                "malformed request (key {key} v{ver}): {e}"
+            )));
+        }
     };
     let client_id = header.client_id.unwrap_or_default();
     match body {
-        RequestBody::ApiVersions(r) => Pending::Ready(respond(cid, key, ver, &api_versions::handle(ver, &r))),
-        RequestBody::Metadata(r) => Pending::Ready(respond(cid, key, ver, &metadata::handle(broker, ver, r).await)),
+        RequestBody::ApiVersions(r) => {
+            Pending::Ready(respond(cid, key, ver, &api_versions::handle(ver, &r)))
+        }
+        RequestBody::Metadata(r) => Pending::Ready(respond(
+            cid,
+            key,
+            ver,
+            &metadata::handle(broker, ver, r).await,
+        )),
         RequestBody::Produce(r) => produce::begin(broker, cid, ver, r).await,
         RequestBody::Fetch(r) => {
             let b = broker.clone();
-            Pending::Wait(Box::pin(async move { respond(cid, key, ver, &fetch::handle(&b, ver, r).await) }))
+            Pending::Wait(Box::pin(async move {
+                respond(cid, key, ver, &fetch::handle(&b, ver, r).await)
+            }))
         }
-        RequestBody::ListOffsets(r) => Pending::Ready(respond(cid, key, ver, &list_offsets::handle(broker, ver, r))),
-        RequestBody::CreateTopics(r) => {
-            Pending::Ready(respond(cid, key, ver, &create_topics::handle(broker, ver, r, &client_id).await))
-        }
-        RequestBody::DeleteTopics(r) => Pending::Ready(respond(cid, key, ver, &delete_topics::handle(broker, ver, r).await)),
-        RequestBody::DescribeCluster(r) => {
-            Pending::Ready(respond(cid, key, ver, &describe_cluster::handle(broker, ver, r)))
-        }
-        RequestBody::InitProducerId(r) => Pending::Ready(respond(cid, key, ver, &init_producer_id::handle(ver, r))),
-        other => Pending::Ready(Reply::Close(format!("API {:?} is not served", other.api_key()))),
+        RequestBody::ListOffsets(r) => Pending::Ready(respond(
+            cid,
+            key,
+            ver,
+            &list_offsets::handle(broker, ver, r),
+        )),
+        RequestBody::CreateTopics(r) => Pending::Ready(respond(
+            cid,
+            key,
+            ver,
+            &create_topics::handle(broker, ver, r, &client_id).await,
+        )),
+        RequestBody::DeleteTopics(r) => Pending::Ready(respond(
+            cid,
+            key,
+            ver,
+            &delete_topics::handle(broker, ver, r).await,
+        )),
+        RequestBody::DescribeCluster(r) => Pending::Ready(respond(
+            cid,
+            key,
+            ver,
+            &describe_cluster::handle(broker, ver, r),
+        )),
+        RequestBody::InitProducerId(r) => Pending::Ready(respond(
+            cid,
+            key,
+            ver,
+            &init_producer_id::handle(broker, ver, r).await,
+        )),
+        other => Pending::Ready(Reply::Close(format!(
+            "API {:?} is not served",
+            other.api_key()
+        ))),
     }
 }

@@ -8,6 +8,9 @@ use weir_metadata::topics::CreateTopicError;
 use weir_protocol::record_batch::BatchError;
 use weir_storage::StorageError;
 
+use crate::partition::AppendError;
+use crate::producer_state::SequenceError;
+
 /// Kafka error codes Weir answers with (`org.apache.kafka.common.protocol.Errors`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(i16)]
@@ -56,6 +59,12 @@ pub enum ErrorCode {
     UnsupportedForMessageFormat = 43,
     /// A log directory failed; the partition is offline.
     KafkaStorageError = 56,
+    /// Sequence gap for an idempotent producer.
+    OutOfOrderSequenceNumber = 45,
+    /// Producer epoch older than the current one.
+    InvalidProducerEpoch = 47,
+    /// Transactional state does not allow the operation.
+    InvalidTxnState = 48,
     /// Producer id unknown to this broker.
     UnknownProducerId = 59,
     /// Fetch session id not found.
@@ -86,6 +95,19 @@ pub fn storage_error_code(e: &StorageError) -> ErrorCode {
         // offline after an earlier failure: Kafka answers KAFKA_STORAGE_ERROR
         // so clients refresh metadata and retry elsewhere.
         _ => ErrorCode::KafkaStorageError,
+    }
+}
+
+/// Append failures (storage or idempotent-producer checks).
+pub fn append_error_code(e: &AppendError) -> ErrorCode {
+    match e {
+        AppendError::Storage(s) => storage_error_code(s),
+        AppendError::Sequence(SequenceError::OutOfOrder { .. }) => {
+            ErrorCode::OutOfOrderSequenceNumber
+        }
+        AppendError::Sequence(SequenceError::InvalidProducerEpoch { .. }) => {
+            ErrorCode::InvalidProducerEpoch
+        }
     }
 }
 
@@ -121,22 +143,73 @@ mod tests {
     #[test]
     fn error_table() {
         let cases: Vec<(ErrorCode, i16)> = vec![
-            (batch_error_code(&BatchError::CorruptCrc { expected: 1, actual: 2 }), 2),
-            (batch_error_code(&BatchError::InvalidMagic(1)), 43),
-            (batch_error_code(&BatchError::Truncated { needed: 61, available: 3 }), 2),
-            (create_topic_error_code(&CreateTopicError::InvalidName(TopicNameError::Empty)), 17),
-            (create_topic_error_code(&CreateTopicError::AlreadyExists("t".into())), 36),
-            (create_topic_error_code(&CreateTopicError::InvalidPartitions(-5)), 37),
             (
-                create_topic_error_code(&CreateTopicError::InvalidReplicationFactor { requested: 3, available: 1 }),
+                batch_error_code(&BatchError::CorruptCrc {
+                    expected: 1,
+                    actual: 2,
+                }),
+                2,
+            ),
+            (batch_error_code(&BatchError::InvalidMagic(1)), 43),
+            (
+                batch_error_code(&BatchError::Truncated {
+                    needed: 61,
+                    available: 3,
+                }),
+                2,
+            ),
+            (
+                create_topic_error_code(&CreateTopicError::InvalidName(TopicNameError::Empty)),
+                17,
+            ),
+            (
+                create_topic_error_code(&CreateTopicError::AlreadyExists("t".into())),
+                36,
+            ),
+            (
+                create_topic_error_code(&CreateTopicError::InvalidPartitions(-5)),
+                37,
+            ),
+            (
+                create_topic_error_code(&CreateTopicError::InvalidReplicationFactor {
+                    requested: 3,
+                    available: 1,
+                }),
                 38,
             ),
-            (create_topic_error_code(&CreateTopicError::InvalidConfig(ConfigError::UnknownKey("x".into()))), 40),
             (
-                storage_error_code(&StorageError::OffsetOutOfRange { requested: 9, log_start: 0, log_end: 1 }),
+                create_topic_error_code(&CreateTopicError::InvalidConfig(ConfigError::UnknownKey(
+                    "x".into(),
+                ))),
+                40,
+            ),
+            (
+                storage_error_code(&StorageError::OffsetOutOfRange {
+                    requested: 9,
+                    log_start: 0,
+                    log_end: 1,
+                }),
                 1,
             ),
             (storage_error_code(&StorageError::LogOffline), 56),
+            (
+                append_error_code(&AppendError::Sequence(SequenceError::OutOfOrder {
+                    producer_id: 1,
+                    first_seq: 3,
+                    expected: 0,
+                })),
+                45,
+            ),
+            (
+                append_error_code(&AppendError::Sequence(
+                    SequenceError::InvalidProducerEpoch {
+                        producer_id: 1,
+                        epoch: 0,
+                        current: 1,
+                    },
+                )),
+                47,
+            ),
         ];
         for (got, want) in cases {
             assert_eq!(got.code(), want, "{got:?}");

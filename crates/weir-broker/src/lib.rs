@@ -15,4 +15,5 @@ pub mod handlers;
 pub mod log_manager;
 pub mod metadata_store;
 pub mod partition;
+pub mod producer_state;
 pub mod server;

@@ -7,7 +7,9 @@ use std::sync::{Arc, RwLock};
 
 use weir_metadata::topic_config::EffectiveTopicConfig;
 use weir_metadata::{MetadataImage, TopicImage};
-use weir_storage::{Log, LogConfig, RecoveryMode, StorageError, parse_partition_dir_name, partition_dir_name};
+use weir_storage::{
+    Log, LogConfig, RecoveryMode, StorageError, parse_partition_dir_name, partition_dir_name,
+};
 use weir_types::TopicPartition;
 
 use crate::metadata_store::METADATA_LOG_DIR;
@@ -32,10 +34,34 @@ fn log_config(cfg: &EffectiveTopicConfig) -> LogConfig {
     }
 }
 
+/// Log what recovery did when the previous stop was not clean.
+pub fn report_recovery(name: &str, log: &Log) {
+    let stats = log.recovery_stats();
+    if !stats.clean_shutdown && stats.segments_scanned > 0 {
+        tracing::info!(
+            log = name,
+            segments_scanned = stats.segments_scanned,
+            batches_scanned = stats.batches_scanned,
+            bytes_truncated = stats.bytes_truncated,
+            log_end_offset = log.log_end_offset(),
+            "recovering after unclean shutdown: scanned the unflushed tail"
+        );
+    }
+}
+
 impl LogManager {
     /// A manager over `dir` (the first `log.dirs` entry).
-    pub fn new(dir: &Path, node_id: i32, broker_props: std::collections::BTreeMap<String, String>) -> Self {
-        LogManager { dir: dir.to_path_buf(), node_id, broker_props, partitions: RwLock::new(HashMap::new()) }
+    pub fn new(
+        dir: &Path,
+        node_id: i32,
+        broker_props: std::collections::BTreeMap<String, String>,
+    ) -> Self {
+        LogManager {
+            dir: dir.to_path_buf(),
+            node_id,
+            broker_props,
+            partitions: RwLock::new(HashMap::new()),
+        }
     }
 
     /// The effective config of a topic.
@@ -51,7 +77,12 @@ impl LogManager {
 
     /// Every hosted partition.
     pub fn all(&self) -> Vec<Arc<Partition>> {
-        self.partitions.read().unwrap_or_else(|p| p.into_inner()).values().cloned().collect()
+        self.partitions
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
     }
 
     /// Open or create the logs of every partition of `topic` led by this node.
@@ -62,13 +93,34 @@ impl LogManager {
                 continue;
             }
             let tp = TopicPartition::new(&topic.name, *index);
-            if self.partitions.read().unwrap_or_else(|e| e.into_inner()).contains_key(&tp) {
+            if self
+                .partitions
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains_key(&tp)
+            {
                 continue;
             }
             let dir = self.dir.join(partition_dir_name(&topic.name, *index));
-            let log = Log::open(&dir, log_config(&cfg), RecoveryMode::TolerateCorruptTail, now_ms)?;
-            let part = Arc::new(Partition::new(topic.name.clone(), *index, topic.id, p.leader_epoch, log, cfg.clone()));
-            self.partitions.write().unwrap_or_else(|e| e.into_inner()).insert(tp, part);
+            let log = Log::open(
+                &dir,
+                log_config(&cfg),
+                RecoveryMode::TolerateCorruptTail,
+                now_ms,
+            )?;
+            report_recovery(&tp.to_string(), &log);
+            let part = Arc::new(Partition::new(
+                topic.name.clone(),
+                *index,
+                topic.id,
+                p.leader_epoch,
+                log,
+                cfg.clone(),
+            ));
+            self.partitions
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(tp, part);
         }
         Ok(())
     }
@@ -86,7 +138,9 @@ impl LogManager {
                     continue;
                 }
                 let stale = match parse_partition_dir_name(&name) {
-                    Some((topic, p)) => image.topic(&topic).is_none_or(|t| !t.partitions.contains_key(&p)),
+                    Some((topic, p)) => image
+                        .topic(&topic)
+                        .is_none_or(|t| !t.partitions.contains_key(&p)),
                     None => name.ends_with("-delete"),
                 };
                 if stale {
@@ -104,7 +158,8 @@ impl LogManager {
     pub fn delete_topic(&self, topic: &str) {
         let removed: Vec<Arc<Partition>> = {
             let mut map = self.partitions.write().unwrap_or_else(|e| e.into_inner());
-            let keys: Vec<TopicPartition> = map.keys().filter(|tp| tp.topic == topic).cloned().collect();
+            let keys: Vec<TopicPartition> =
+                map.keys().filter(|tp| tp.topic == topic).cloned().collect();
             keys.into_iter().filter_map(|k| map.remove(&k)).collect()
         };
         for p in removed {

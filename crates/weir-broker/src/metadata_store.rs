@@ -46,7 +46,13 @@ pub struct MetadataStore {
 impl MetadataStore {
     /// Open (or create) the metadata log under `dir` and replay it.
     pub fn open(dir: &Path, now_ms: i64) -> Result<MetadataStore, MetadataError> {
-        let log = Log::open(&dir.join(METADATA_LOG_DIR), LogConfig::default(), RecoveryMode::TolerateCorruptTail, now_ms)?;
+        let log = Log::open(
+            &dir.join(METADATA_LOG_DIR),
+            LogConfig::default(),
+            RecoveryMode::TolerateCorruptTail,
+            now_ms,
+        )?;
+        crate::log_manager::report_recovery(METADATA_LOG_DIR, &log);
         let mut image = MetadataImage::new();
         let mut offset = log.log_start_offset();
         let end = log.log_end_offset();
@@ -57,18 +63,30 @@ impl MetadataStore {
             }
             let mut pos = 0usize;
             for item in BatchIter::new(&chunk) {
-                let (start, header) = item.map_err(|e| MetadataError::Corrupt { offset, reason: e.to_string() })?;
+                let (start, header) = item.map_err(|e| MetadataError::Corrupt {
+                    offset,
+                    reason: e.to_string(),
+                })?;
                 let batch = chunk.slice(start..start + header.total_len());
-                let (_, records) = decode_batch_records(&batch)
-                    .map_err(|e| MetadataError::Corrupt { offset: header.base_offset, reason: e.to_string() })?;
+                let (_, records) =
+                    decode_batch_records(&batch).map_err(|e| MetadataError::Corrupt {
+                        offset: header.base_offset,
+                        reason: e.to_string(),
+                    })?;
                 for r in records {
                     if r.offset < offset {
                         continue;
                     }
                     let value = r.value.unwrap_or_default();
-                    let rec = MetadataRecord::decode(&value)
-                        .map_err(|e| MetadataError::Corrupt { offset: r.offset, reason: e.to_string() })?;
-                    image.apply(&rec).map_err(|e| MetadataError::Corrupt { offset: r.offset, reason: e.to_string() })?;
+                    let rec =
+                        MetadataRecord::decode(&value).map_err(|e| MetadataError::Corrupt {
+                            offset: r.offset,
+                            reason: e.to_string(),
+                        })?;
+                    image.apply(&rec).map_err(|e| MetadataError::Corrupt {
+                        offset: r.offset,
+                        reason: e.to_string(),
+                    })?;
                 }
                 offset = header.last_offset() + 1;
                 pos = start + header.total_len();
@@ -77,8 +95,15 @@ impl MetadataStore {
                 break;
             }
         }
-        tracing::info!(topics = image.topic_count(), records = end, "metadata log replayed");
-        Ok(MetadataStore { log: Mutex::new(Some(log)), image: RwLock::new(Arc::new(image)) })
+        tracing::info!(
+            topics = image.topic_count(),
+            records = end,
+            "metadata log replayed"
+        );
+        Ok(MetadataStore {
+            log: Mutex::new(Some(log)),
+            image: RwLock::new(Arc::new(image)),
+        })
     }
 
     /// The current image (cheap: an `Arc` clone).
@@ -95,7 +120,10 @@ impl MetadataStore {
         }
         let mut next = (*self.image()).clone();
         for r in records {
-            next.apply(r).map_err(|e| MetadataError::Corrupt { offset: -1, reason: e.to_string() })?;
+            next.apply(r).map_err(|e| MetadataError::Corrupt {
+                offset: -1,
+                reason: e.to_string(),
+            })?;
         }
         let mut builder = BatchBuilder::new(now_ms);
         for r in records {

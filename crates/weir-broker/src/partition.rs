@@ -17,8 +17,52 @@ use std::sync::{Mutex, MutexGuard, RwLock};
 
 use bytes::{Bytes, BytesMut};
 use weir_metadata::topic_config::EffectiveTopicConfig;
+use weir_protocol::record_batch::{BatchHeader, BatchIter};
 use weir_storage::{AppendInfo, Log, StorageError};
 use weir_types::TopicId;
+
+use crate::producer_state::{BatchMeta, Check, ProducerStates, SequenceError};
+
+/// File beside the log holding the producer-state snapshot.
+pub const PRODUCER_SNAPSHOT_FILE: &str = "producer-state.snapshot";
+
+/// Result of appending one producer batch.
+#[derive(Debug)]
+pub enum AppendOutcome {
+    /// Written.
+    Appended(AppendInfo),
+    /// A retry of a batch already in the log; not written again.
+    Duplicate(BatchMeta),
+}
+
+/// Why an append failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    /// Storage failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// Idempotent-producer sequence or epoch check failed.
+    #[error(transparent)]
+    Sequence(#[from] SequenceError),
+}
+
+/// Last sequence of a batch: base sequence plus record count, wrapping at
+/// `i32::MAX` like Kafka's `DefaultRecordBatch.incrementSequence`.
+pub fn last_sequence(h: &BatchHeader) -> i32 {
+    let delta = h.last_offset_delta.max(0);
+    if h.base_sequence > i32::MAX - delta {
+        delta - (i32::MAX - h.base_sequence) - 1
+    } else {
+        h.base_sequence + delta
+    }
+}
+
+/// Snapshot format: JSON `{"offset": <log-end offset covered>, "state": {...}}`.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Snapshot {
+    offset: i64,
+    state: ProducerStates,
+}
 
 /// A partition led by this broker.
 pub struct Partition {
@@ -37,12 +81,22 @@ pub struct Partition {
     flushed_offset: AtomicI64,
     /// Set when an fsync failed: the partition takes no more writes.
     failed: AtomicBool,
+    /// Idempotent producers; locked only while `log` is held.
+    producers: Mutex<ProducerStates>,
 }
 
 impl Partition {
     /// Wrap an opened log.
-    pub fn new(topic: String, index: i32, topic_id: TopicId, leader_epoch: i32, log: Log, config: EffectiveTopicConfig) -> Self {
+    pub fn new(
+        topic: String,
+        index: i32,
+        topic_id: TopicId,
+        leader_epoch: i32,
+        log: Log,
+        config: EffectiveTopicConfig,
+    ) -> Self {
         let flushed = log.flushed_offset();
+        let producers = load_producer_state(&log);
         Partition {
             topic,
             index,
@@ -53,6 +107,79 @@ impl Partition {
             flush_lock: tokio::sync::Mutex::new(()),
             flushed_offset: AtomicI64::new(flushed),
             failed: AtomicBool::new(false),
+            producers: Mutex::new(producers),
+        }
+    }
+
+    /// Append one validated producer batch, checking idempotent-producer
+    /// sequences when it carries a producer id.
+    pub fn append_batch(
+        &self,
+        records: BytesMut,
+        header: &BatchHeader,
+        log_append_time_ms: Option<i64>,
+        now_ms: i64,
+    ) -> Result<AppendOutcome, AppendError> {
+        if self.failed.load(Ordering::Acquire) {
+            return Err(StorageError::LogOffline.into());
+        }
+        let mut guard = self.lock();
+        let log = guard.as_mut().ok_or(StorageError::LogOffline)?;
+        if !header.has_producer_id() {
+            return Ok(AppendOutcome::Appended(log.append(
+                records,
+                log_append_time_ms,
+                now_ms,
+            )?));
+        }
+        let mut producers = self.producers.lock().unwrap_or_else(|p| p.into_inner());
+        let last_seq = last_sequence(header);
+        match producers.check(
+            header.producer_id,
+            header.producer_epoch,
+            header.base_sequence,
+            last_seq,
+        )? {
+            Check::Duplicate(meta) => Ok(AppendOutcome::Duplicate(meta)),
+            Check::Append => {
+                let info = log.append(records, log_append_time_ms, now_ms)?;
+                let meta = BatchMeta {
+                    first_seq: header.base_sequence,
+                    last_seq,
+                    first_offset: info.first_offset,
+                    last_offset: info.last_offset,
+                };
+                producers.update(
+                    header.producer_id,
+                    header.producer_epoch,
+                    meta,
+                    info.max_timestamp,
+                );
+                Ok(AppendOutcome::Appended(info))
+            }
+        }
+    }
+
+    /// Write the producer-state snapshot (atomically: temp, fsync, rename).
+    fn write_producer_snapshot(&self, log: &Log) {
+        let producers = self
+            .producers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let snap = Snapshot {
+            offset: log.log_end_offset(),
+            state: producers,
+        };
+        let path = log.dir().join(PRODUCER_SNAPSHOT_FILE);
+        let tmp = log.dir().join(format!("{PRODUCER_SNAPSHOT_FILE}.tmp"));
+        let result = serde_json::to_vec(&snap)
+            .map_err(std::io::Error::other)
+            .and_then(|bytes| std::fs::write(&tmp, bytes))
+            .and_then(|()| std::fs::File::open(&tmp)?.sync_all())
+            .and_then(|()| std::fs::rename(&tmp, &path));
+        if let Err(e) = result {
+            tracing::warn!(topic = %self.topic, partition = self.index, error = %e, "producer snapshot not written");
         }
     }
 
@@ -65,11 +192,19 @@ impl Partition {
 
     /// Current effective topic config.
     pub fn config(&self) -> EffectiveTopicConfig {
-        self.config.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.config
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Append a validated record set.
-    pub fn append(&self, records: BytesMut, log_append_time_ms: Option<i64>, now_ms: i64) -> Result<AppendInfo, StorageError> {
+    pub fn append(
+        &self,
+        records: BytesMut,
+        log_append_time_ms: Option<i64>,
+        now_ms: i64,
+    ) -> Result<AppendInfo, StorageError> {
         if self.failed.load(Ordering::Acquire) {
             return Err(StorageError::LogOffline);
         }
@@ -128,9 +263,12 @@ impl Partition {
         }
         let target = {
             let guard = self.lock();
-            guard.as_ref().ok_or(StorageError::LogOffline)?.sync_target()?
+            guard
+                .as_ref()
+                .ok_or(StorageError::LogOffline)?
+                .sync_target()?
         };
-        let end = target.end_offset;
+        let end = target.offset;
         let result = tokio::task::spawn_blocking(move || target.sync()).await;
         match result {
             Ok(Ok(())) => {
@@ -144,6 +282,9 @@ impl Partition {
                 // STYLE rule 8: after a failed fsync the page cache state is
                 // unknown; never write to this log again.
                 self.failed.store(true, Ordering::Release);
+                if let Some(log) = self.lock().as_mut() {
+                    log.mark_offline();
+                }
                 tracing::error!(topic = %self.topic, partition = self.index, error = %e, "fsync failed; partition offline");
                 Err(e)
             }
@@ -170,7 +311,10 @@ impl Partition {
     /// Write the recovery-point checkpoint.
     pub fn checkpoint(&self) -> Result<(), StorageError> {
         match self.lock().as_mut() {
-            Some(log) => log.checkpoint(),
+            Some(log) => {
+                self.write_producer_snapshot(log);
+                log.checkpoint()
+            }
             None => Ok(()),
         }
     }
@@ -178,7 +322,10 @@ impl Partition {
     /// Clean close: flush and mark the log cleanly shut down.
     pub fn close(&self) -> Result<(), StorageError> {
         match self.lock().take() {
-            Some(log) => log.close(),
+            Some(log) => {
+                self.write_producer_snapshot(&log);
+                log.close()
+            }
             None => Ok(()),
         }
     }
@@ -218,7 +365,8 @@ impl Partition {
                 }
                 let mut at = h.last_offset();
                 if h.compression() == Compression::None
-                    && let Ok((_, records)) = decode_batch_records(&chunk.slice(pos..pos + h.total_len()))
+                    && let Ok((_, records)) =
+                        decode_batch_records(&chunk.slice(pos..pos + h.total_len()))
                     && let Some(r) = records.iter().find(|r| r.timestamp == h.max_timestamp)
                 {
                     at = r.offset;
@@ -231,4 +379,43 @@ impl Partition {
         }
         Ok(best)
     }
+}
+
+/// Rebuild producer state: the snapshot if it is not ahead of the log, then
+/// every batch after it (after a crash the snapshot may be older than the
+/// log end, or newer if the tail was truncated, in which case it is unused).
+fn load_producer_state(log: &Log) -> ProducerStates {
+    let end = log.log_end_offset();
+    let snapshot = std::fs::read(log.dir().join(PRODUCER_SNAPSHOT_FILE))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Snapshot>(&b).ok())
+        .filter(|s| s.offset <= end && s.offset >= log.log_start_offset());
+    let (mut state, mut offset) = match snapshot {
+        Some(s) => (s.state, s.offset),
+        None => (ProducerStates::new(), log.log_start_offset()),
+    };
+    while offset < end {
+        let Ok(chunk) = log.read(offset, SCAN_CHUNK_BYTES, end) else {
+            break;
+        };
+        let mut advanced = false;
+        for item in BatchIter::new(&chunk) {
+            let Ok((_, h)) = item else { break };
+            advanced = true;
+            offset = h.last_offset() + 1;
+            if h.has_producer_id() {
+                let meta = BatchMeta {
+                    first_seq: h.base_sequence,
+                    last_seq: last_sequence(&h),
+                    first_offset: h.base_offset,
+                    last_offset: h.last_offset(),
+                };
+                state.update(h.producer_id, h.producer_epoch, meta, h.max_timestamp);
+            }
+        }
+        if !advanced {
+            break;
+        }
+    }
+    state
 }

@@ -22,16 +22,36 @@ pub enum ServeError {
 
 /// Bind the first listener, announce readiness on stdout, serve until
 /// `shutdown` resolves, then close every log cleanly.
-pub async fn run(broker: Arc<Broker>, shutdown: impl std::future::Future<Output = ()>) -> Result<(), ServeError> {
-    let l = broker.config.listeners.first().cloned().unwrap_or_else(|| crate::config::Listener {
-        name: "PLAINTEXT".into(),
-        host: "127.0.0.1".into(),
-        port: 9092,
-    });
-    let bind_host = if l.host.is_empty() { "0.0.0.0".to_string() } else { l.host.clone() };
+pub async fn run(
+    broker: Arc<Broker>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), ServeError> {
+    let l = broker
+        .config
+        .listeners
+        .first()
+        .cloned()
+        .unwrap_or_else(|| crate::config::Listener {
+            name: "PLAINTEXT".into(),
+            host: "127.0.0.1".into(),
+            port: 9092,
+        });
+    let bind_host = if l.host.is_empty() {
+        "0.0.0.0".to_string()
+    } else {
+        l.host.clone()
+    };
     let addr = format!("{bind_host}:{}", l.port);
-    let listener = TcpListener::bind(&addr).await.map_err(|source| ServeError::Bind { addr: addr.clone(), source })?;
-    let local = listener.local_addr().map_err(|source| ServeError::Bind { addr: addr.clone(), source })?;
+    let listener = TcpListener::bind(&addr)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: addr.clone(),
+            source,
+        })?;
+    let local = listener.local_addr().map_err(|source| ServeError::Bind {
+        addr: addr.clone(),
+        source,
+    })?;
     // Advertise the real port when bound to port 0, and a routable host.
     let adv = broker.config.advertised_listeners.first().cloned();
     let adv_host = match &adv {
@@ -39,7 +59,9 @@ pub async fn run(broker: Arc<Broker>, shutdown: impl std::future::Future<Output 
         _ => local.ip().to_string(),
     };
     let adv_port = match &adv {
-        Some(a) if a.port != 0 && broker.config.props.contains_key("advertised.listeners") => i32::from(a.port),
+        Some(a) if a.port != 0 && broker.config.props.contains_key("advertised.listeners") => {
+            i32::from(a.port)
+        }
         _ => i32::from(local.port()),
     };
     broker.set_advertised(adv_host, adv_port);

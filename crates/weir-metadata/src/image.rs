@@ -55,6 +55,7 @@ pub enum ReplayError {
 pub struct MetadataImage {
     topics: BTreeMap<String, TopicImage>,
     names_by_id: HashMap<TopicId, String>,
+    next_producer_id: i64,
 }
 
 impl MetadataImage {
@@ -76,6 +77,11 @@ impl MetadataImage {
     /// All topics, by name.
     pub fn topics(&self) -> impl Iterator<Item = &TopicImage> {
         self.topics.values()
+    }
+
+    /// First producer id not yet handed out.
+    pub fn next_producer_id(&self) -> i64 {
+        self.next_producer_id
     }
 
     /// Number of topics.
@@ -110,8 +116,14 @@ impl MetadataImage {
                 leader_epoch,
                 partition_epoch,
             } => {
-                let name = self.names_by_id.get(topic_id).ok_or_else(|| ReplayError::UnknownTopic(topic_id.to_hex()))?;
-                let topic = self.topics.get_mut(name).ok_or_else(|| ReplayError::UnknownTopic(name.clone()))?;
+                let name = self
+                    .names_by_id
+                    .get(topic_id)
+                    .ok_or_else(|| ReplayError::UnknownTopic(topic_id.to_hex()))?;
+                let topic = self
+                    .topics
+                    .get_mut(name)
+                    .ok_or_else(|| ReplayError::UnknownTopic(name.clone()))?;
                 topic.partitions.insert(
                     *partition,
                     PartitionImage {
@@ -124,15 +136,24 @@ impl MetadataImage {
                 );
             }
             MetadataRecord::TopicConfig { topic, name, value } => {
-                let t = self.topics.get_mut(topic).ok_or_else(|| ReplayError::UnknownTopic(topic.clone()))?;
+                let t = self
+                    .topics
+                    .get_mut(topic)
+                    .ok_or_else(|| ReplayError::UnknownTopic(topic.clone()))?;
                 match value {
                     Some(v) => t.configs.insert(name.clone(), v.clone()),
                     None => t.configs.remove(name),
                 };
             }
+            MetadataRecord::ProducerIds { next_producer_id } => {
+                // Ids only move forward, whatever order blocks arrive in.
+                self.next_producer_id = self.next_producer_id.max(*next_producer_id);
+            }
             MetadataRecord::RemoveTopic { topic_id } => {
-                let name =
-                    self.names_by_id.remove(topic_id).ok_or_else(|| ReplayError::UnknownTopic(topic_id.to_hex()))?;
+                let name = self
+                    .names_by_id
+                    .remove(topic_id)
+                    .ok_or_else(|| ReplayError::UnknownTopic(topic_id.to_hex()))?;
                 self.topics.remove(&name);
             }
         }
@@ -148,7 +169,11 @@ mod tests {
     fn replay_builds_and_removes_topics() {
         let id = TopicId([1; 16]);
         let mut img = MetadataImage::new();
-        img.apply(&MetadataRecord::Topic { name: "a".into(), topic_id: id }).unwrap();
+        img.apply(&MetadataRecord::Topic {
+            name: "a".into(),
+            topic_id: id,
+        })
+        .unwrap();
         img.apply(&MetadataRecord::Partition {
             topic_id: id,
             partition: 0,
@@ -159,16 +184,34 @@ mod tests {
             partition_epoch: 0,
         })
         .unwrap();
-        img.apply(&MetadataRecord::TopicConfig { topic: "a".into(), name: "retention.ms".into(), value: Some("5".into()) })
-            .unwrap();
+        img.apply(&MetadataRecord::TopicConfig {
+            topic: "a".into(),
+            name: "retention.ms".into(),
+            value: Some("5".into()),
+        })
+        .unwrap();
         assert_eq!(img.topic("a").unwrap().partitions.len(), 1);
-        assert_eq!(img.topic_by_id(&id).unwrap().configs.get("retention.ms").unwrap(), "5");
         assert_eq!(
-            img.apply(&MetadataRecord::Topic { name: "a".into(), topic_id: TopicId([2; 16]) }),
+            img.topic_by_id(&id)
+                .unwrap()
+                .configs
+                .get("retention.ms")
+                .unwrap(),
+            "5"
+        );
+        assert_eq!(
+            img.apply(&MetadataRecord::Topic {
+                name: "a".into(),
+                topic_id: TopicId([2; 16])
+            }),
             Err(ReplayError::DuplicateTopic("a".into()))
         );
-        img.apply(&MetadataRecord::RemoveTopic { topic_id: id }).unwrap();
+        img.apply(&MetadataRecord::RemoveTopic { topic_id: id })
+            .unwrap();
         assert!(img.topic("a").is_none());
-        assert!(img.apply(&MetadataRecord::RemoveTopic { topic_id: id }).is_err());
+        assert!(
+            img.apply(&MetadataRecord::RemoveTopic { topic_id: id })
+                .is_err()
+        );
     }
 }

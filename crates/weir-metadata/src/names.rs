@@ -17,7 +17,9 @@ pub enum TopicNameError {
     #[error("topic name is {0} characters long, the limit is 249")]
     TooLong(usize),
     /// A character outside `[a-zA-Z0-9._-]`.
-    #[error("topic name {name:?} contains {bad:?}: only ASCII alphanumerics, '.', '_' and '-' are allowed")]
+    #[error(
+        "topic name {name:?} contains {bad:?}: only ASCII alphanumerics, '.', '_' and '-' are allowed"
+    )]
     IllegalChar {
         /// The name.
         name: String,
@@ -37,15 +39,24 @@ pub fn validate_topic_name(name: &str) -> Result<(), TopicNameError> {
     if name.chars().count() > TOPIC_NAME_LEN_MAX {
         return Err(TopicNameError::TooLong(name.chars().count()));
     }
-    if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
-        return Err(TopicNameError::IllegalChar { name: name.to_string(), bad });
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(TopicNameError::IllegalChar {
+            name: name.to_string(),
+            bad,
+        });
     }
     Ok(())
 }
 
 /// Internal topics Kafka clients treat specially (`is_internal` in Metadata).
 pub fn is_internal_topic(name: &str) -> bool {
-    matches!(name, "__consumer_offsets" | "__transaction_state" | "__cluster_metadata")
+    matches!(
+        name,
+        "__consumer_offsets" | "__transaction_state" | "__cluster_metadata"
+    )
 }
 
 #[cfg(test)]
@@ -58,8 +69,14 @@ mod tests {
         assert_eq!(validate_topic_name(""), Err(TopicNameError::Empty));
         assert_eq!(validate_topic_name(".."), Err(TopicNameError::Dots));
         assert!(validate_topic_name(&"a".repeat(249)).is_ok());
-        assert_eq!(validate_topic_name(&"a".repeat(250)), Err(TopicNameError::TooLong(250)));
-        assert!(matches!(validate_topic_name("bad/name"), Err(TopicNameError::IllegalChar { bad: '/', .. })));
+        assert_eq!(
+            validate_topic_name(&"a".repeat(250)),
+            Err(TopicNameError::TooLong(250))
+        );
+        assert!(matches!(
+            validate_topic_name("bad/name"),
+            Err(TopicNameError::IllegalChar { bad: '/', .. })
+        ));
         assert!(validate_topic_name("é").is_err());
     }
 }

@@ -10,6 +10,7 @@
 //! {"v":1,"type":"Partition","topic_id":"…","partition":0,"replicas":[1],"isr":[1],"leader":1,"leader_epoch":0,"partition_epoch":0}
 //! {"v":1,"type":"TopicConfig","topic":"orders","name":"retention.ms","value":"604800000"}
 //! {"v":1,"type":"RemoveTopic","topic_id":"…"}
+//! {"v":1,"type":"ProducerIds","next_producer_id":2000}
 //! ```
 //!
 //! JSON is used because metadata changes are rare and small, and because a
@@ -61,6 +62,12 @@ pub enum MetadataRecord {
         /// New value, or `None` to delete the override.
         value: Option<String>,
     },
+    /// A block of producer ids was handed out: every id below
+    /// `next_producer_id` is taken (KRaft's `ProducerIdsRecord`).
+    ProducerIds {
+        /// First id not yet handed out.
+        next_producer_id: i64,
+    },
     /// A topic and all its partitions were deleted.
     RemoveTopic {
         /// The deleted topic's id.
@@ -90,7 +97,10 @@ pub enum RecordCodecError {
 impl MetadataRecord {
     /// Encode as stored (see the module docs).
     pub fn encode(&self) -> Vec<u8> {
-        let env = Envelope { v: RECORD_FORMAT_VERSION, record: self.clone() };
+        let env = Envelope {
+            v: RECORD_FORMAT_VERSION,
+            record: self.clone(),
+        };
         // Serializing a plain enum of strings and integers cannot fail.
         serde_json::to_vec(&env).unwrap_or_default()
     }
@@ -125,7 +135,10 @@ mod tests {
 
     #[test]
     fn golden_topic_record() {
-        let rec = MetadataRecord::Topic { name: "orders".into(), topic_id: TopicId([0x11; 16]) };
+        let rec = MetadataRecord::Topic {
+            name: "orders".into(),
+            topic_id: TopicId([0x11; 16]),
+        };
         let bytes = rec.encode();
         assert_eq!(
             std::str::from_utf8(&bytes).unwrap(),
@@ -137,7 +150,10 @@ mod tests {
     #[test]
     fn rejects_unknown_version_and_garbage() {
         let bad = br#"{"v":9,"type":"RemoveTopic","topic_id":"11111111111111111111111111111111"}"#;
-        assert!(matches!(MetadataRecord::decode(bad), Err(RecordCodecError::UnknownVersion(9))));
+        assert!(matches!(
+            MetadataRecord::decode(bad),
+            Err(RecordCodecError::UnknownVersion(9))
+        ));
         assert!(MetadataRecord::decode(b"\xff\x00").is_err());
     }
 
@@ -154,8 +170,15 @@ mod tests {
                 leader_epoch: 0,
                 partition_epoch: 0,
             },
-            MetadataRecord::TopicConfig { topic: "t".into(), name: "retention.ms".into(), value: None },
+            MetadataRecord::TopicConfig {
+                topic: "t".into(),
+                name: "retention.ms".into(),
+                value: None,
+            },
             MetadataRecord::RemoveTopic { topic_id: id },
+            MetadataRecord::ProducerIds {
+                next_producer_id: 1000,
+            },
         ] {
             assert_eq!(MetadataRecord::decode(&rec.encode()).unwrap(), rec);
         }

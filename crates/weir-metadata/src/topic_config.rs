@@ -76,7 +76,13 @@ const MINUTE_MS: i64 = 60_000;
 
 /// Every topic config Weir accepts.
 pub static TOPIC_CONFIGS: &[ConfigDef] = &[
-    def("cleanup.policy", ConfigType::List, "delete", &[("log.cleanup.policy", 1)], Validator::ListOf(&["delete", "compact"])),
+    def(
+        "cleanup.policy",
+        ConfigType::List,
+        "delete",
+        &[("log.cleanup.policy", 1)],
+        Validator::ListOf(&["delete", "compact"]),
+    ),
     def(
         "compression.type",
         ConfigType::String,
@@ -84,20 +90,104 @@ pub static TOPIC_CONFIGS: &[ConfigDef] = &[
         &[("compression.type", 1)],
         Validator::OneOf(&["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"]),
     ),
-    def("compression.gzip.level", ConfigType::Int, "-1", &[("compression.gzip.level", 1)], Validator::AtLeast(-1)),
-    def("compression.lz4.level", ConfigType::Int, "9", &[("compression.lz4.level", 1)], Validator::AtLeast(1)),
-    def("compression.zstd.level", ConfigType::Int, "3", &[("compression.zstd.level", 1)], Validator::AtLeast(-131072)),
-    def("delete.retention.ms", ConfigType::Long, "86400000", &[("log.cleaner.delete.retention.ms", 1)], Validator::AtLeast(0)),
-    def("file.delete.delay.ms", ConfigType::Long, "60000", &[("log.segment.delete.delay.ms", 1)], Validator::AtLeast(0)),
-    def("flush.messages", ConfigType::Long, LONG_MAX, &[("log.flush.interval.messages", 1)], Validator::AtLeast(1)),
-    def("flush.ms", ConfigType::Long, LONG_MAX, &[("log.flush.interval.ms", 1)], Validator::AtLeast(0)),
-    def("follower.replication.throttled.replicas", ConfigType::List, "", &[], Validator::Any),
-    def("index.interval.bytes", ConfigType::Int, "4096", &[("log.index.interval.bytes", 1)], Validator::AtLeast(0)),
-    def("leader.replication.throttled.replicas", ConfigType::List, "", &[], Validator::Any),
-    def("local.retention.bytes", ConfigType::Long, "-2", &[("log.local.retention.bytes", 1)], Validator::AtLeast(-2)),
-    def("local.retention.ms", ConfigType::Long, "-2", &[("log.local.retention.ms", 1)], Validator::AtLeast(-2)),
-    def("max.compaction.lag.ms", ConfigType::Long, LONG_MAX, &[("log.cleaner.max.compaction.lag.ms", 1)], Validator::AtLeast(1)),
-    def("max.message.bytes", ConfigType::Int, "1048588", &[("message.max.bytes", 1)], Validator::AtLeast(0)),
+    def(
+        "compression.gzip.level",
+        ConfigType::Int,
+        "-1",
+        &[("compression.gzip.level", 1)],
+        Validator::AtLeast(-1),
+    ),
+    def(
+        "compression.lz4.level",
+        ConfigType::Int,
+        "9",
+        &[("compression.lz4.level", 1)],
+        Validator::AtLeast(1),
+    ),
+    def(
+        "compression.zstd.level",
+        ConfigType::Int,
+        "3",
+        &[("compression.zstd.level", 1)],
+        Validator::AtLeast(-131072),
+    ),
+    def(
+        "delete.retention.ms",
+        ConfigType::Long,
+        "86400000",
+        &[("log.cleaner.delete.retention.ms", 1)],
+        Validator::AtLeast(0),
+    ),
+    def(
+        "file.delete.delay.ms",
+        ConfigType::Long,
+        "60000",
+        &[("log.segment.delete.delay.ms", 1)],
+        Validator::AtLeast(0),
+    ),
+    def(
+        "flush.messages",
+        ConfigType::Long,
+        LONG_MAX,
+        &[("log.flush.interval.messages", 1)],
+        Validator::AtLeast(1),
+    ),
+    def(
+        "flush.ms",
+        ConfigType::Long,
+        LONG_MAX,
+        &[("log.flush.interval.ms", 1)],
+        Validator::AtLeast(0),
+    ),
+    def(
+        "follower.replication.throttled.replicas",
+        ConfigType::List,
+        "",
+        &[],
+        Validator::Any,
+    ),
+    def(
+        "index.interval.bytes",
+        ConfigType::Int,
+        "4096",
+        &[("log.index.interval.bytes", 1)],
+        Validator::AtLeast(0),
+    ),
+    def(
+        "leader.replication.throttled.replicas",
+        ConfigType::List,
+        "",
+        &[],
+        Validator::Any,
+    ),
+    def(
+        "local.retention.bytes",
+        ConfigType::Long,
+        "-2",
+        &[("log.local.retention.bytes", 1)],
+        Validator::AtLeast(-2),
+    ),
+    def(
+        "local.retention.ms",
+        ConfigType::Long,
+        "-2",
+        &[("log.local.retention.ms", 1)],
+        Validator::AtLeast(-2),
+    ),
+    def(
+        "max.compaction.lag.ms",
+        ConfigType::Long,
+        LONG_MAX,
+        &[("log.cleaner.max.compaction.lag.ms", 1)],
+        Validator::AtLeast(1),
+    ),
+    def(
+        "max.message.bytes",
+        ConfigType::Int,
+        "1048588",
+        &[("message.max.bytes", 1)],
+        Validator::AtLeast(0),
+    ),
     def(
         "message.timestamp.after.max.ms",
         ConfigType::Long,
@@ -126,23 +216,90 @@ pub static TOPIC_CONFIGS: &[ConfigDef] = &[
         &[("log.cleaner.min.cleanable.ratio", 1)],
         Validator::DoubleBetween(0.0, 1.0),
     ),
-    def("min.compaction.lag.ms", ConfigType::Long, "0", &[("log.cleaner.min.compaction.lag.ms", 1)], Validator::AtLeast(0)),
-    def("min.insync.replicas", ConfigType::Int, "1", &[("min.insync.replicas", 1)], Validator::AtLeast(1)),
-    def("preallocate", ConfigType::Boolean, "false", &[("log.preallocate", 1)], Validator::Any),
-    def("remote.storage.enable", ConfigType::Boolean, "false", &[], Validator::Any),
-    def("retention.bytes", ConfigType::Long, "-1", &[("log.retention.bytes", 1)], Validator::Any),
+    def(
+        "min.compaction.lag.ms",
+        ConfigType::Long,
+        "0",
+        &[("log.cleaner.min.compaction.lag.ms", 1)],
+        Validator::AtLeast(0),
+    ),
+    def(
+        "min.insync.replicas",
+        ConfigType::Int,
+        "1",
+        &[("min.insync.replicas", 1)],
+        Validator::AtLeast(1),
+    ),
+    def(
+        "preallocate",
+        ConfigType::Boolean,
+        "false",
+        &[("log.preallocate", 1)],
+        Validator::Any,
+    ),
+    def(
+        "remote.storage.enable",
+        ConfigType::Boolean,
+        "false",
+        &[],
+        Validator::Any,
+    ),
+    def(
+        "retention.bytes",
+        ConfigType::Long,
+        "-1",
+        &[("log.retention.bytes", 1)],
+        Validator::Any,
+    ),
     def(
         "retention.ms",
         ConfigType::Long,
         "604800000",
-        &[("log.retention.ms", 1), ("log.retention.minutes", MINUTE_MS), ("log.retention.hours", HOUR_MS)],
+        &[
+            ("log.retention.ms", 1),
+            ("log.retention.minutes", MINUTE_MS),
+            ("log.retention.hours", HOUR_MS),
+        ],
         Validator::AtLeast(-1),
     ),
-    def("segment.bytes", ConfigType::Int, "1073741824", &[("log.segment.bytes", 1)], Validator::AtLeast(1_048_576)),
-    def("segment.index.bytes", ConfigType::Int, "10485760", &[("log.index.size.max.bytes", 1)], Validator::AtLeast(4)),
-    def("segment.jitter.ms", ConfigType::Long, "0", &[("log.roll.jitter.ms", 1), ("log.roll.jitter.hours", HOUR_MS)], Validator::AtLeast(0)),
-    def("segment.ms", ConfigType::Long, "604800000", &[("log.roll.ms", 1), ("log.roll.hours", HOUR_MS)], Validator::AtLeast(1)),
-    def("unclean.leader.election.enable", ConfigType::Boolean, "false", &[("unclean.leader.election.enable", 1)], Validator::Any),
+    def(
+        "segment.bytes",
+        ConfigType::Int,
+        "1073741824",
+        &[("log.segment.bytes", 1)],
+        Validator::AtLeast(1_048_576),
+    ),
+    def(
+        "segment.index.bytes",
+        ConfigType::Int,
+        "10485760",
+        &[("log.index.size.max.bytes", 1)],
+        Validator::AtLeast(4),
+    ),
+    def(
+        "segment.jitter.ms",
+        ConfigType::Long,
+        "0",
+        &[
+            ("log.roll.jitter.ms", 1),
+            ("log.roll.jitter.hours", HOUR_MS),
+        ],
+        Validator::AtLeast(0),
+    ),
+    def(
+        "segment.ms",
+        ConfigType::Long,
+        "604800000",
+        &[("log.roll.ms", 1), ("log.roll.hours", HOUR_MS)],
+        Validator::AtLeast(1),
+    ),
+    def(
+        "unclean.leader.election.enable",
+        ConfigType::Boolean,
+        "false",
+        &[("unclean.leader.election.enable", 1)],
+        Validator::Any,
+    ),
 ];
 
 const fn def(
@@ -152,7 +309,13 @@ const fn def(
     synonyms: &'static [(&'static str, i64)],
     validator: Validator,
 ) -> ConfigDef {
-    ConfigDef { name, ty, default, synonyms, validator }
+    ConfigDef {
+        name,
+        ty,
+        default,
+        synonyms,
+        validator,
+    }
 }
 
 /// Look up a topic config definition.
@@ -179,7 +342,11 @@ pub enum ConfigError {
 }
 
 fn invalid(key: &str, value: &str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::InvalidValue { key: key.to_string(), value: value.to_string(), reason: reason.into() }
+    ConfigError::InvalidValue {
+        key: key.to_string(),
+        value: value.to_string(),
+        reason: reason.into(),
+    }
 }
 
 impl ConfigDef {
@@ -188,22 +355,38 @@ impl ConfigDef {
         let v = value.trim();
         match self.ty {
             ConfigType::Long | ConfigType::Int => {
-                let n: i64 = v.parse().map_err(|_| invalid(self.name, value, "not a number"))?;
+                let n: i64 = v
+                    .parse()
+                    .map_err(|_| invalid(self.name, value, "not a number"))?;
                 if self.ty == ConfigType::Int && i32::try_from(n).is_err() {
-                    return Err(invalid(self.name, value, "out of range for a 32-bit integer"));
+                    return Err(invalid(
+                        self.name,
+                        value,
+                        "out of range for a 32-bit integer",
+                    ));
                 }
                 if let Validator::AtLeast(min) = self.validator
                     && n < min
                 {
-                    return Err(invalid(self.name, value, format!("value must be at least {min}")));
+                    return Err(invalid(
+                        self.name,
+                        value,
+                        format!("value must be at least {min}"),
+                    ));
                 }
             }
             ConfigType::Double => {
-                let n: f64 = v.parse().map_err(|_| invalid(self.name, value, "not a number"))?;
+                let n: f64 = v
+                    .parse()
+                    .map_err(|_| invalid(self.name, value, "not a number"))?;
                 if let Validator::DoubleBetween(lo, hi) = self.validator
                     && !(lo..=hi).contains(&n)
                 {
-                    return Err(invalid(self.name, value, format!("value must be between {lo} and {hi}")));
+                    return Err(invalid(
+                        self.name,
+                        value,
+                        format!("value must be between {lo} and {hi}"),
+                    ));
                 }
             }
             ConfigType::Boolean => {
@@ -215,17 +398,29 @@ impl ConfigDef {
                 if let Validator::OneOf(allowed) = self.validator
                     && !allowed.contains(&v)
                 {
-                    return Err(invalid(self.name, value, format!("string must be one of: {}", allowed.join(", "))));
+                    return Err(invalid(
+                        self.name,
+                        value,
+                        format!("string must be one of: {}", allowed.join(", ")),
+                    ));
                 }
             }
             ConfigType::List => {
                 if let Validator::ListOf(allowed) = self.validator {
-                    let items: Vec<&str> = v.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+                    let items: Vec<&str> = v
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .collect();
                     if items.is_empty() {
                         return Err(invalid(self.name, value, "empty list"));
                     }
                     if let Some(bad) = items.iter().find(|i| !allowed.contains(i)) {
-                        return Err(invalid(self.name, value, format!("{bad:?} is not one of: {}", allowed.join(", "))));
+                        return Err(invalid(
+                            self.name,
+                            value,
+                            format!("{bad:?} is not one of: {}", allowed.join(", ")),
+                        ));
                     }
                 }
             }
@@ -236,7 +431,9 @@ impl ConfigDef {
 
 /// Validate one `key=value` topic config.
 pub fn validate_topic_config(key: &str, value: &str) -> Result<(), ConfigError> {
-    topic_config_def(key).ok_or_else(|| ConfigError::UnknownKey(key.to_string()))?.validate(value)
+    topic_config_def(key)
+        .ok_or_else(|| ConfigError::UnknownKey(key.to_string()))?
+        .validate(value)
 }
 
 /// Where an effective value came from (DescribeConfigs `config_source`).
@@ -276,7 +473,10 @@ pub fn resolve(
                 return (v.trim().to_string(), ConfigSource::StaticBroker);
             }
             if let Ok(n) = v.trim().parse::<i64>() {
-                return (n.saturating_mul(*mult).to_string(), ConfigSource::StaticBroker);
+                return (
+                    n.saturating_mul(*mult).to_string(),
+                    ConfigSource::StaticBroker,
+                );
             }
         }
     }
@@ -313,15 +513,23 @@ pub struct EffectiveTopicConfig {
 impl EffectiveTopicConfig {
     /// Resolve every field. Values were validated when they were set, so a
     /// parse failure here falls back to the default rather than failing.
-    pub fn resolve(topic_overrides: &BTreeMap<String, String>, broker: &BTreeMap<String, String>) -> Self {
+    pub fn resolve(
+        topic_overrides: &BTreeMap<String, String>,
+        broker: &BTreeMap<String, String>,
+    ) -> Self {
         let get = |name: &str| -> i64 {
-            let Some(def) = topic_config_def(name) else { return 0 };
+            let Some(def) = topic_config_def(name) else {
+                return 0;
+            };
             let (v, _) = resolve(def, topic_overrides, broker);
-            v.trim().parse().unwrap_or_else(|_| def.default.parse().unwrap_or(0))
+            v.trim()
+                .parse()
+                .unwrap_or_else(|_| def.default.parse().unwrap_or(0))
         };
         let ts_def = topic_config_def("message.timestamp.type");
-        let log_append_time =
-            ts_def.map(|d| resolve(d, topic_overrides, broker).0 == "LogAppendTime").unwrap_or(false);
+        let log_append_time = ts_def
+            .map(|d| resolve(d, topic_overrides, broker).0 == "LogAppendTime")
+            .unwrap_or(false);
         EffectiveTopicConfig {
             segment_bytes: get("segment.bytes").max(1) as u64,
             segment_ms: get("segment.ms").max(1) as u64,
@@ -343,7 +551,10 @@ mod tests {
     use super::*;
 
     fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -356,26 +567,43 @@ mod tests {
         assert!(validate_topic_config("cleanup.policy", "shred").is_err());
         assert!(validate_topic_config("min.cleanable.dirty.ratio", "1.5").is_err());
         assert!(validate_topic_config("max.message.bytes", "99999999999").is_err());
-        assert!(matches!(validate_topic_config("no.such.key", "1"), Err(ConfigError::UnknownKey(_))));
+        assert!(matches!(
+            validate_topic_config("no.such.key", "1"),
+            Err(ConfigError::UnknownKey(_))
+        ));
     }
 
     #[test]
     fn resolves_override_then_synonyms_then_default() {
         let def = topic_config_def("retention.ms").unwrap();
-        assert_eq!(resolve(def, &map(&[]), &map(&[])), ("604800000".into(), ConfigSource::Default));
+        assert_eq!(
+            resolve(def, &map(&[]), &map(&[])),
+            ("604800000".into(), ConfigSource::Default)
+        );
         assert_eq!(
             resolve(def, &map(&[]), &map(&[("log.retention.hours", "2")])),
             ("7200000".into(), ConfigSource::StaticBroker)
         );
         assert_eq!(
-            resolve(def, &map(&[]), &map(&[("log.retention.hours", "2"), ("log.retention.ms", "5")])),
+            resolve(
+                def,
+                &map(&[]),
+                &map(&[("log.retention.hours", "2"), ("log.retention.ms", "5")])
+            ),
             ("5".into(), ConfigSource::StaticBroker)
         );
         assert_eq!(
-            resolve(def, &map(&[("retention.ms", "9")]), &map(&[("log.retention.ms", "5")])),
+            resolve(
+                def,
+                &map(&[("retention.ms", "9")]),
+                &map(&[("log.retention.ms", "5")])
+            ),
             ("9".into(), ConfigSource::DynamicTopic)
         );
-        let eff = EffectiveTopicConfig::resolve(&map(&[("message.timestamp.type", "LogAppendTime")]), &map(&[]));
+        let eff = EffectiveTopicConfig::resolve(
+            &map(&[("message.timestamp.type", "LogAppendTime")]),
+            &map(&[]),
+        );
         assert!(eff.log_append_time);
         assert_eq!(eff.max_message_bytes, 1_048_588);
     }

@@ -82,10 +82,17 @@ pub fn create_topic(
         }
         let rf = req.replication_factor;
         if rf < 1 || rf as usize > brokers.len() {
-            return Err(CreateTopicError::InvalidReplicationFactor { requested: rf, available: brokers.len() });
+            return Err(CreateTopicError::InvalidReplicationFactor {
+                requested: rf,
+                available: brokers.len(),
+            });
         }
         (0..req.num_partitions)
-            .map(|p| (0..rf as usize).map(|r| brokers[(p as usize + r) % brokers.len()]).collect())
+            .map(|p| {
+                (0..rf as usize)
+                    .map(|r| brokers[(p as usize + r) % brokers.len()])
+                    .collect()
+            })
             .collect()
     } else {
         let count = req.assignments.len() as i32;
@@ -116,7 +123,10 @@ pub fn create_topic(
         }
         out
     };
-    let mut records = vec![MetadataRecord::Topic { name: req.name.clone(), topic_id }];
+    let mut records = vec![MetadataRecord::Topic {
+        name: req.name.clone(),
+        topic_id,
+    }];
     for (p, replicas) in assignments.into_iter().enumerate() {
         let leader = replicas.first().copied().unwrap_or(-1);
         records.push(MetadataRecord::Partition {
@@ -130,14 +140,20 @@ pub fn create_topic(
         });
     }
     for (k, v) in &req.configs {
-        records.push(MetadataRecord::TopicConfig { topic: req.name.clone(), name: k.clone(), value: Some(v.clone()) });
+        records.push(MetadataRecord::TopicConfig {
+            topic: req.name.clone(),
+            name: k.clone(),
+            value: Some(v.clone()),
+        });
     }
     Ok(records)
 }
 
 /// Records that delete a topic, or None if it does not exist.
 pub fn delete_topic(image: &MetadataImage, name: &str) -> Option<Vec<MetadataRecord>> {
-    image.topic(name).map(|t| vec![MetadataRecord::RemoveTopic { topic_id: t.id }])
+    image
+        .topic(name)
+        .map(|t| vec![MetadataRecord::RemoveTopic { topic_id: t.id }])
 }
 
 #[cfg(test)]
@@ -173,14 +189,26 @@ mod tests {
     fn refuses_bad_requests() {
         let img = MetadataImage::new();
         let id = TopicId([1; 16]);
-        assert!(matches!(create_topic(&img, &[1], &req("t", -5, 1), id), Err(CreateTopicError::InvalidPartitions(-5))));
+        assert!(matches!(
+            create_topic(&img, &[1], &req("t", -5, 1), id),
+            Err(CreateTopicError::InvalidPartitions(-5))
+        ));
         assert!(matches!(
             create_topic(&img, &[1], &req("t", 1, 3), id),
-            Err(CreateTopicError::InvalidReplicationFactor { requested: 3, available: 1 })
+            Err(CreateTopicError::InvalidReplicationFactor {
+                requested: 3,
+                available: 1
+            })
         ));
-        assert!(matches!(create_topic(&img, &[1], &req("bad/name", 1, 1), id), Err(CreateTopicError::InvalidName(_))));
+        assert!(matches!(
+            create_topic(&img, &[1], &req("bad/name", 1, 1), id),
+            Err(CreateTopicError::InvalidName(_))
+        ));
         let mut r = req("t", 1, 1);
         r.configs.insert("retention.ms".into(), "x".into());
-        assert!(matches!(create_topic(&img, &[1], &r, id), Err(CreateTopicError::InvalidConfig(_))));
+        assert!(matches!(
+            create_topic(&img, &[1], &r, id),
+            Err(CreateTopicError::InvalidConfig(_))
+        ));
     }
 }

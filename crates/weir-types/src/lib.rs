@@ -62,7 +62,10 @@ pub struct TopicPartition {
 impl TopicPartition {
     /// Build from parts.
     pub fn new(topic: impl Into<String>, partition: i32) -> Self {
-        TopicPartition { topic: topic.into(), partition }
+        TopicPartition {
+            topic: topic.into(),
+            partition,
+        }
     }
 }
 

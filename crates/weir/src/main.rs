@@ -56,7 +56,9 @@ fn broker_props(args: &BrokerArgs) -> anyhow::Result<BTreeMap<String, String>> {
         None => BTreeMap::new(),
     };
     for kv in &args.overrides {
-        let (k, v) = kv.split_once('=').with_context(|| format!("--override {kv:?}: expected key=value"))?;
+        let (k, v) = kv
+            .split_once('=')
+            .with_context(|| format!("--override {kv:?}: expected key=value"))?;
         props.insert(k.trim().to_string(), v.trim().to_string());
     }
     if let Some(v) = &args.listeners {
@@ -99,7 +101,9 @@ fn run_broker(args: BrokerArgs) -> anyhow::Result<()> {
     for w in warnings {
         tracing::warn!("{w}");
     }
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         let broker = Arc::new(tokio::task::spawn_blocking(move || Broker::open(config)).await??);
         weir_broker::server::run(broker, shutdown_signal()).await?;
@@ -110,8 +114,10 @@ fn run_broker(args: BrokerArgs) -> anyhow::Result<()> {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("WEIR_LOG").unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_env("WEIR_LOG")
+                .unwrap_or_else(|_| "info".into()),
         )
         .init();
     let cli = Cli::parse();
@@ -125,7 +131,10 @@ fn main() -> ExitCode {
             }
         },
         Cmd::Client(cmd) => {
-            let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(rt) => rt,
                 Err(e) => {
                     eprintln!("error: {e}");

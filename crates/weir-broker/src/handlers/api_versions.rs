@@ -24,27 +24,40 @@ pub const SUPPORTED: &[(i16, i16, i16)] = &[
     (18, 0, 4), // ApiVersions
     (19, 0, 7), // CreateTopics
     (20, 0, 6), // DeleteTopics
+    (22, 0, 5), // InitProducerId (idempotent producers; transactional ids refused)
     (60, 0, 1), // DescribeCluster
 ];
 
-/// Answered (with an error) but not advertised: InitProducerId.
-pub const ANSWERED_NOT_ADVERTISED: &[(i16, i16, i16)] = &[(22, 0, 5)];
+/// Answered (with an error) but not advertised.
+pub const ANSWERED_NOT_ADVERTISED: &[(i16, i16, i16)] = &[];
 
 /// Whether `(key, version)` is served or answered.
 pub fn is_supported(key: i16, version: i16) -> bool {
-    SUPPORTED.iter().chain(ANSWERED_NOT_ADVERTISED).any(|(k, lo, hi)| *k == key && (*lo..=*hi).contains(&version))
+    SUPPORTED
+        .iter()
+        .chain(ANSWERED_NOT_ADVERTISED)
+        .any(|(k, lo, hi)| *k == key && (*lo..=*hi).contains(&version))
 }
 
 fn api_keys() -> Vec<ApiVersion> {
     SUPPORTED
         .iter()
-        .map(|(k, lo, hi)| ApiVersion { api_key: *k, min_version: *lo, max_version: *hi, ..Default::default() })
+        .map(|(k, lo, hi)| ApiVersion {
+            api_key: *k,
+            min_version: *lo,
+            max_version: *hi,
+            ..Default::default()
+        })
         .collect()
 }
 
 /// Answer a supported ApiVersions request.
 pub fn handle(_version: i16, _req: &ApiVersionsRequest) -> ApiVersionsResponse {
-    ApiVersionsResponse { error_code: 0, api_keys: api_keys(), ..Default::default() }
+    ApiVersionsResponse {
+        error_code: 0,
+        api_keys: api_keys(),
+        ..Default::default()
+    }
 }
 
 /// KIP-511: a version we do not know gets UNSUPPORTED_VERSION in a v0 body
@@ -69,7 +82,10 @@ mod tests {
             let (spec_lo, spec_hi) = weir_protocol::api::version_range(key);
             assert!(*lo >= spec_lo && *hi <= spec_hi, "key {k}");
         }
-        assert!(is_supported(0, 0), "Produce must be advertised from v0 (KAFKA-18659)");
+        assert!(
+            is_supported(0, 0),
+            "Produce must be advertised from v0 (KAFKA-18659)"
+        );
         assert!(!is_supported(18, 5));
     }
 }

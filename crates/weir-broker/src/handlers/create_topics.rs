@@ -8,20 +8,31 @@ use weir_metadata::topic_config::{TOPIC_CONFIGS, resolve};
 use weir_metadata::topics::CreateTopic;
 use weir_protocol::codec::Uuid;
 use weir_protocol::messages::create_topics_request::CreateTopicsRequest;
-use weir_protocol::messages::create_topics_response::{CreatableTopicConfigs, CreatableTopicResult, CreateTopicsResponse};
+use weir_protocol::messages::create_topics_response::{
+    CreatableTopicConfigs, CreatableTopicResult, CreateTopicsResponse,
+};
 
 use crate::broker::{Broker, TopicOpError};
 use crate::errors::{ErrorCode, create_topic_error_code};
 
 /// Answer CreateTopics.
-pub async fn handle(broker: &Broker, version: i16, req: CreateTopicsRequest, client_id: &str) -> CreateTopicsResponse {
+pub async fn handle(
+    broker: &Broker,
+    version: i16,
+    req: CreateTopicsRequest,
+    client_id: &str,
+) -> CreateTopicsResponse {
     let mut results: Vec<Option<CreatableTopicResult>> = Vec::with_capacity(req.topics.len());
     let mut creates = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for t in &req.topics {
         if !seen.insert(t.name.clone()) {
             // Kafka refuses a name listed twice in one request.
-            results.push(Some(error_result(&t.name, ErrorCode::InvalidRequest, "duplicate topic name in request")));
+            results.push(Some(error_result(
+                &t.name,
+                ErrorCode::InvalidRequest,
+                "duplicate topic name in request",
+            )));
             continue;
         }
         let mut configs = BTreeMap::new();
@@ -35,12 +46,23 @@ pub async fn handle(broker: &Broker, version: i16, req: CreateTopicsRequest, cli
             }
         }
         if let Some(k) = null_config {
-            results.push(Some(error_result(&t.name, ErrorCode::InvalidConfig, &format!("null value for config {k}"))));
+            results.push(Some(error_result(
+                &t.name,
+                ErrorCode::InvalidConfig,
+                &format!("null value for config {k}"),
+            )));
             continue;
         }
-        let num_partitions = if t.num_partitions == -1 { broker.config.num_partitions } else { t.num_partitions };
-        let replication_factor =
-            if t.replication_factor == -1 { broker.config.default_replication_factor } else { t.replication_factor };
+        let num_partitions = if t.num_partitions == -1 {
+            broker.config.num_partitions
+        } else {
+            t.num_partitions
+        };
+        let replication_factor = if t.replication_factor == -1 {
+            broker.config.default_replication_factor
+        } else {
+            t.replication_factor
+        };
         if !t.assignments.is_empty() && (t.num_partitions != -1 || t.replication_factor != -1) {
             results.push(Some(error_result(
                 &t.name,
@@ -49,9 +71,19 @@ pub async fn handle(broker: &Broker, version: i16, req: CreateTopicsRequest, cli
             )));
             continue;
         }
-        let assignments = t.assignments.iter().map(|a| (a.partition_index, a.broker_ids.clone())).collect();
+        let assignments = t
+            .assignments
+            .iter()
+            .map(|a| (a.partition_index, a.broker_ids.clone()))
+            .collect();
         results.push(None);
-        creates.push(CreateTopic { name: t.name.clone(), num_partitions, replication_factor, assignments, configs });
+        creates.push(CreateTopic {
+            name: t.name.clone(),
+            num_partitions,
+            replication_factor,
+            assignments,
+            configs,
+        });
     }
     let names: Vec<String> = creates.iter().map(|c| c.name.clone()).collect();
     let outcomes = broker.create_topics(creates, req.validate_only).await;
@@ -75,11 +107,17 @@ pub async fn handle(broker: &Broker, version: i16, req: CreateTopicsRequest, cli
                     tracing::info!(topic = %name, client_id, error = %e, "CreateTopics refused");
                     error_result(&name, create_topic_error_code(&e), &e.to_string())
                 }
-                Err(TopicOpError::MetadataLog(msg)) => error_result(&name, ErrorCode::UnknownServerError, &msg),
+                Err(TopicOpError::MetadataLog(msg)) => {
+                    error_result(&name, ErrorCode::UnknownServerError, &msg)
+                }
             }
         })
         .collect();
-    CreateTopicsResponse { throttle_time_ms: 0, topics, ..Default::default() }
+    CreateTopicsResponse {
+        throttle_time_ms: 0,
+        topics,
+        ..Default::default()
+    }
 }
 
 fn error_result(name: &str, code: ErrorCode, message: &str) -> CreatableTopicResult {
@@ -106,17 +144,36 @@ fn success_result(
         Some(t) => (
             Uuid(t.id.0),
             t.partitions.len() as i32,
-            t.partitions.values().next().map(|p| p.replicas.len() as i16).unwrap_or(-1),
+            t.partitions
+                .values()
+                .next()
+                .map(|p| p.replicas.len() as i16)
+                .unwrap_or(-1),
             t.configs.clone(),
         ),
         None => {
             let t = req_topic;
-            let parts = t.map(|t| if t.num_partitions == -1 { broker.config.num_partitions } else { t.num_partitions });
+            let parts = t.map(|t| {
+                if t.num_partitions == -1 {
+                    broker.config.num_partitions
+                } else {
+                    t.num_partitions
+                }
+            });
             let rf = t.map(|t| {
-                if t.replication_factor == -1 { broker.config.default_replication_factor } else { t.replication_factor }
+                if t.replication_factor == -1 {
+                    broker.config.default_replication_factor
+                } else {
+                    t.replication_factor
+                }
             });
             let overrides = t
-                .map(|t| t.configs.iter().filter_map(|c| Some((c.name.clone(), c.value.clone()?))).collect())
+                .map(|t| {
+                    t.configs
+                        .iter()
+                        .filter_map(|c| Some((c.name.clone(), c.value.clone()?)))
+                        .collect()
+                })
                 .unwrap_or_default();
             (Uuid::ZERO, parts.unwrap_or(-1), rf.unwrap_or(-1), overrides)
         }

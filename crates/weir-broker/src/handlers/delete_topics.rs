@@ -10,22 +10,45 @@ use crate::broker::Broker;
 use crate::errors::ErrorCode;
 
 /// Answer DeleteTopics.
-pub async fn handle(broker: &Broker, version: i16, req: DeleteTopicsRequest) -> DeleteTopicsResponse {
+pub async fn handle(
+    broker: &Broker,
+    version: i16,
+    req: DeleteTopicsRequest,
+) -> DeleteTopicsResponse {
     let targets: Vec<(Option<String>, Uuid)> = if version >= 6 {
-        req.topics.into_iter().map(|t| (t.name, t.topic_id)).collect()
+        req.topics
+            .into_iter()
+            .map(|t| (t.name, t.topic_id))
+            .collect()
     } else {
-        req.topic_names.into_iter().map(|n| (Some(n), Uuid::ZERO)).collect()
+        req.topic_names
+            .into_iter()
+            .map(|n| (Some(n), Uuid::ZERO))
+            .collect()
     };
     let mut responses = Vec::with_capacity(targets.len());
     for (name, id) in targets {
         let resolved = match &name {
-            Some(n) => broker.image().topic(n).map(|t| (t.name.clone(), Uuid(t.id.0))),
-            None => broker.image().topic_by_id(&TopicId(id.0)).map(|t| (t.name.clone(), Uuid(t.id.0))),
+            Some(n) => broker
+                .image()
+                .topic(n)
+                .map(|t| (t.name.clone(), Uuid(t.id.0))),
+            None => broker
+                .image()
+                .topic_by_id(&TopicId(id.0))
+                .map(|t| (t.name.clone(), Uuid(t.id.0))),
         };
-        let mut r = DeletableTopicResult { name: name.clone(), topic_id: id, ..Default::default() };
+        let mut r = DeletableTopicResult {
+            name: name.clone(),
+            topic_id: id,
+            ..Default::default()
+        };
         let Some((topic, topic_id)) = resolved else {
-            r.error_code =
-                if name.is_none() { ErrorCode::UnknownTopicId.code() } else { ErrorCode::UnknownTopicOrPartition.code() };
+            r.error_code = if name.is_none() {
+                ErrorCode::UnknownTopicId.code()
+            } else {
+                ErrorCode::UnknownTopicOrPartition.code()
+            };
             responses.push(r);
             continue;
         };
@@ -47,5 +70,9 @@ pub async fn handle(broker: &Broker, version: i16, req: DeleteTopicsRequest) -> 
         }
         responses.push(r);
     }
-    DeleteTopicsResponse { throttle_time_ms: 0, responses, ..Default::default() }
+    DeleteTopicsResponse {
+        throttle_time_ms: 0,
+        responses,
+        ..Default::default()
+    }
 }

@@ -1,7 +1,9 @@
 //! DescribeCluster (key 60): the brokers and controller of the cluster.
 
 use weir_protocol::messages::describe_cluster_request::DescribeClusterRequest;
-use weir_protocol::messages::describe_cluster_response::{DescribeClusterBroker, DescribeClusterResponse};
+use weir_protocol::messages::describe_cluster_response::{
+    DescribeClusterBroker, DescribeClusterResponse,
+};
 
 use crate::broker::Broker;
 
@@ -11,7 +13,11 @@ const ENDPOINT_TYPE_BROKERS: i8 = 1;
 const UNSUPPORTED_ENDPOINT_TYPE: i16 = 119;
 
 /// Answer DescribeCluster.
-pub fn handle(broker: &Broker, _version: i16, req: DescribeClusterRequest) -> DescribeClusterResponse {
+pub fn handle(
+    broker: &Broker,
+    _version: i16,
+    req: DescribeClusterRequest,
+) -> DescribeClusterResponse {
     let (host, port) = broker.advertised();
     let mut resp = DescribeClusterResponse {
         endpoint_type: req.endpoint_type,
@@ -25,6 +31,12 @@ pub fn handle(broker: &Broker, _version: i16, req: DescribeClusterRequest) -> De
         resp.error_message = Some("only broker endpoints are served".into());
         return resp;
     }
-    resp.brokers = vec![DescribeClusterBroker { broker_id: broker.node_id(), host, port, rack: None, ..Default::default() }];
+    resp.brokers = vec![DescribeClusterBroker {
+        broker_id: broker.node_id(),
+        host,
+        port,
+        rack: None,
+        ..Default::default()
+    }];
     resp
 }

@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use weir_protocol::messages::fetch_request::FetchRequest;
-use weir_protocol::messages::fetch_response::{FetchResponse, FetchableTopicResponse, PartitionData};
+use weir_protocol::messages::fetch_response::{
+    FetchResponse, FetchableTopicResponse, PartitionData,
+};
 use weir_types::TopicId;
 
 use crate::broker::Broker;
@@ -38,16 +40,26 @@ fn empty_partition(index: i32, code: ErrorCode) -> PartitionData {
 
 /// One pass over the requested partitions. Returns the responses, the
 /// record bytes gathered, and whether any partition had an error.
-fn read_once(broker: &Broker, version: i16, req: &FetchRequest) -> (Vec<FetchableTopicResponse>, usize, bool) {
+fn read_once(
+    broker: &Broker,
+    version: i16,
+    req: &FetchRequest,
+) -> (Vec<FetchableTopicResponse>, usize, bool) {
     let image = broker.image();
-    let mut remaining = if version >= 3 { req.max_bytes.max(0) as usize } else { usize::MAX };
+    let mut remaining = if version >= 3 {
+        req.max_bytes.max(0) as usize
+    } else {
+        usize::MAX
+    };
     let mut total = 0usize;
     let mut any_error = false;
     let mut first_non_empty_done = false;
     let mut out = Vec::with_capacity(req.topics.len());
     for t in &req.topics {
         let name = if version >= 13 {
-            image.topic_by_id(&TopicId(t.topic_id.0)).map(|x| x.name.clone())
+            image
+                .topic_by_id(&TopicId(t.topic_id.0))
+                .map(|x| x.name.clone())
         } else {
             Some(t.topic.clone())
         };
@@ -60,7 +72,10 @@ fn read_once(broker: &Broker, version: i16, req: &FetchRequest) -> (Vec<Fetchabl
             };
             let Some(partition) = broker.logs.get(name, p.partition) else {
                 any_error = true;
-                parts.push(empty_partition(p.partition, ErrorCode::UnknownTopicOrPartition));
+                parts.push(empty_partition(
+                    p.partition,
+                    ErrorCode::UnknownTopicOrPartition,
+                ));
                 continue;
             };
             if p.current_leader_epoch >= 0 && p.current_leader_epoch != partition.leader_epoch {
@@ -127,7 +142,10 @@ fn read_once(broker: &Broker, version: i16, req: &FetchRequest) -> (Vec<Fetchabl
 /// Answer a Fetch request, long-polling while fewer than `min_bytes` are
 /// available and `max_wait_ms` has not passed.
 pub async fn handle(broker: &Arc<Broker>, version: i16, req: FetchRequest) -> FetchResponse {
-    let mut resp = FetchResponse { session_id: 0, ..Default::default() };
+    let mut resp = FetchResponse {
+        session_id: 0,
+        ..Default::default()
+    };
     if version >= 7 && req.session_id != 0 {
         resp.error_code = ErrorCode::FetchSessionIdNotFound.code();
         return resp;
@@ -145,7 +163,10 @@ pub async fn handle(broker: &Arc<Broker>, version: i16, req: FetchRequest) -> Fe
             resp.responses = topics;
             return resp;
         }
-        if tokio::time::timeout(deadline - now, notified).await.is_err() {
+        if tokio::time::timeout(deadline - now, notified)
+            .await
+            .is_err()
+        {
             // Timed out: answer with what there is (re-read: data may have
             // arrived between the read and the wait).
             let (topics, _, _) = read_once(broker, version, &req);
@@ -154,4 +175,3 @@ pub async fn handle(broker: &Arc<Broker>, version: i16, req: FetchRequest) -> Fe
         }
     }
 }
-

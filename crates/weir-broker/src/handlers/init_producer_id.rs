@@ -1,22 +1,44 @@
-//! InitProducerId (key 22): idempotent and transactional producers are not
-//! served yet, so the API is not advertised; a client that sends it anyway
-//! gets a clean error instead of a closed connection.
+//! InitProducerId (key 22) for idempotent producers: hands out a fresh
+//! producer id with epoch 0 (Kafka does the same for a producer without a
+//! `transactional.id`, whatever id and epoch it sends in v3+). Ids come from
+//! blocks recorded in the metadata log, so no id is ever handed out twice,
+//! across restarts too. Transactional ids need the transaction coordinator,
+//! which is not served yet: they get UNSUPPORTED_VERSION.
 
 use weir_protocol::messages::init_producer_id_request::InitProducerIdRequest;
 use weir_protocol::messages::init_producer_id_response::InitProducerIdResponse;
 
+use crate::broker::Broker;
 use crate::errors::ErrorCode;
 
-/// Answer InitProducerId with UNSUPPORTED_VERSION.
-pub fn handle(_version: i16, req: InitProducerIdRequest) -> InitProducerIdResponse {
-    tracing::warn!(
-        transactional_id = ?req.transactional_id,
-        "InitProducerId refused: idempotent and transactional producers are not supported yet"
-    );
-    InitProducerIdResponse {
-        error_code: ErrorCode::UnsupportedVersion.code(),
+/// Answer InitProducerId.
+pub async fn handle(
+    broker: &Broker,
+    _version: i16,
+    req: InitProducerIdRequest,
+) -> InitProducerIdResponse {
+    let mut resp = InitProducerIdResponse {
         producer_id: -1,
         producer_epoch: -1,
         ..Default::default()
+    };
+    if let Some(txn) = req.transactional_id.as_deref() {
+        tracing::warn!(
+            transactional_id = txn,
+            "InitProducerId refused: transactions are not supported yet"
+        );
+        resp.error_code = ErrorCode::UnsupportedVersion.code();
+        return resp;
     }
+    match broker.next_producer_id().await {
+        Ok(id) => {
+            resp.producer_id = id;
+            resp.producer_epoch = 0;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "allocating a producer id failed");
+            resp.error_code = ErrorCode::UnknownServerError.code();
+        }
+    }
+    resp
 }

@@ -38,7 +38,9 @@ pub fn handle(broker: &Broker, version: i16, req: ListOffsetsRequest) -> ListOff
                         r.error_code = ErrorCode::UnknownTopicOrPartition.code();
                         return r;
                     };
-                    if p.current_leader_epoch >= 0 && p.current_leader_epoch != partition.leader_epoch {
+                    if p.current_leader_epoch >= 0
+                        && p.current_leader_epoch != partition.leader_epoch
+                    {
                         r.error_code = if p.current_leader_epoch > partition.leader_epoch {
                             ErrorCode::UnknownLeaderEpoch.code()
                         } else {
@@ -73,13 +75,25 @@ pub fn handle(broker: &Broker, version: i16, req: ListOffsetsRequest) -> ListOff
                         Err(e) => r.error_code = storage_error_code(&e).code(),
                     }
                     if version == 0 {
-                        r.old_style_offsets = if r.offset >= 0 { vec![r.offset] } else { Vec::new() };
+                        r.old_style_offsets = if r.offset >= 0 {
+                            vec![r.offset]
+                        } else {
+                            Vec::new()
+                        };
                     }
                     r
                 })
                 .collect();
-            ListOffsetsTopicResponse { name: t.name, partitions, ..Default::default() }
+            ListOffsetsTopicResponse {
+                name: t.name,
+                partitions,
+                ..Default::default()
+            }
         })
         .collect();
-    ListOffsetsResponse { throttle_time_ms: 0, topics, ..Default::default() }
+    ListOffsetsResponse {
+        throttle_time_ms: 0,
+        topics,
+        ..Default::default()
+    }
 }

@@ -74,13 +74,19 @@ pub async fn handle(broker: &Broker, version: i16, req: MetadataRequest) -> Meta
                         let id = weir_types::TopicId(t.topic_id.0);
                         match broker.image().topic_by_id(&id) {
                             Some(topic) => out.push(topic_entry(topic)),
-                            None => out.push(error_topic(None, t.topic_id, ErrorCode::UnknownTopicId)),
+                            None => {
+                                out.push(error_topic(None, t.topic_id, ErrorCode::UnknownTopicId))
+                            }
                         }
                         continue;
                     }
                 };
                 if validate_topic_name(&name).is_err() {
-                    out.push(error_topic(Some(name), Uuid::ZERO, ErrorCode::InvalidTopicException));
+                    out.push(error_topic(
+                        Some(name),
+                        Uuid::ZERO,
+                        ErrorCode::InvalidTopicException,
+                    ));
                     continue;
                 }
                 if broker.image().topic(&name).is_none() && allow_auto_create {
@@ -90,7 +96,11 @@ pub async fn handle(broker: &Broker, version: i16, req: MetadataRequest) -> Meta
                 }
                 match broker.image().topic(&name) {
                     Some(topic) => out.push(topic_entry(topic)),
-                    None => out.push(error_topic(Some(name), Uuid::ZERO, ErrorCode::UnknownTopicOrPartition)),
+                    None => out.push(error_topic(
+                        Some(name),
+                        Uuid::ZERO,
+                        ErrorCode::UnknownTopicOrPartition,
+                    )),
                 }
             }
             out
@@ -98,7 +108,13 @@ pub async fn handle(broker: &Broker, version: i16, req: MetadataRequest) -> Meta
     };
     MetadataResponse {
         throttle_time_ms: 0,
-        brokers: vec![MetadataResponseBroker { node_id: broker.node_id(), host, port, rack: None, ..Default::default() }],
+        brokers: vec![MetadataResponseBroker {
+            node_id: broker.node_id(),
+            host,
+            port,
+            rack: None,
+            ..Default::default()
+        }],
         cluster_id: Some(broker.cluster_id.clone()),
         controller_id: broker.node_id(),
         topics,

@@ -15,13 +15,15 @@ use std::time::Duration;
 use bytes::BytesMut;
 use weir_metadata::names::validate_topic_name;
 use weir_protocol::messages::produce_request::ProduceRequest;
-use weir_protocol::messages::produce_response::{PartitionProduceResponse, ProduceResponse, TopicProduceResponse};
+use weir_protocol::messages::produce_response::{
+    PartitionProduceResponse, ProduceResponse, TopicProduceResponse,
+};
 use weir_protocol::record_batch::validate_record_set;
 
 use crate::broker::{Broker, now_ms};
 use crate::dispatch::{Pending, Reply, respond};
-use crate::errors::{ErrorCode, batch_error_code, storage_error_code};
-use crate::partition::Partition;
+use crate::errors::{ErrorCode, append_error_code, batch_error_code, storage_error_code};
+use crate::partition::{AppendOutcome, Partition};
 
 const PRODUCE_KEY: i16 = 0;
 /// INVALID_RECORD: Produce v3+ must carry exactly one v2 batch per partition.
@@ -65,7 +67,10 @@ pub async fn begin(broker: &Arc<Broker>, cid: i32, version: i16, req: ProduceReq
             }
             if version < 3 {
                 // Message formats v0/v1 are gone (Kafka 4); v0-v2 stay advertised, see api_versions.
-                parts.push(fail(ErrorCode::UnsupportedVersion, Some("produce v0-v2 are not supported".into())));
+                parts.push(fail(
+                    ErrorCode::UnsupportedVersion,
+                    Some("produce v0-v2 are not supported".into()),
+                ));
                 continue;
             }
             match topic_known {
@@ -97,42 +102,88 @@ pub async fn begin(broker: &Arc<Broker>, cid: i32, version: i16, req: ProduceReq
                 parts.push(part(
                     pd.index,
                     INVALID_RECORD,
-                    Some(format!("produce v3+ needs exactly one record batch, got {}", headers.len())),
+                    Some(format!(
+                        "produce v3+ needs exactly one record batch, got {}",
+                        headers.len()
+                    )),
                 ));
                 continue;
             }
             let cfg = partition.config();
-            if let Some(h) = headers.iter().find(|h| h.total_len() > cfg.max_message_bytes) {
-                let msg = format!("batch of {} bytes exceeds max.message.bytes {}", h.total_len(), cfg.max_message_bytes);
+            if let Some(h) = headers
+                .iter()
+                .find(|h| h.total_len() > cfg.max_message_bytes)
+            {
+                let msg = format!(
+                    "batch of {} bytes exceeds max.message.bytes {}",
+                    h.total_len(),
+                    cfg.max_message_bytes
+                );
                 tracing::warn!(topic = %name, partition = pd.index, "{msg}");
                 parts.push(fail(ErrorCode::MessageTooLarge, Some(msg)));
                 continue;
             }
-            if headers.iter().any(|h| h.producer_id >= 0) {
-                // No producer ids have been issued (InitProducerId is not served yet).
-                parts.push(fail(ErrorCode::UnknownProducerId, Some("idempotent producers are not supported yet".into())));
+            let Some(header) = headers.first() else {
+                continue;
+            };
+            if header.is_transactional() {
+                // Transactions need the transaction coordinator (not served yet).
+                parts.push(fail(
+                    ErrorCode::InvalidTxnState,
+                    Some("transactions are not supported yet".into()),
+                ));
                 continue;
             }
             let log_append_time = cfg.log_append_time.then_some(now);
-            match partition.append(BytesMut::from(&records[..]), log_append_time, now) {
-                Ok(info) => {
+            match partition.append_batch(BytesMut::from(&records[..]), header, log_append_time, now)
+            {
+                Ok(AppendOutcome::Duplicate(meta)) => {
+                    // A retried batch: answer with where it was written the first time.
+                    let mut r = part(pd.index, 0, None);
+                    r.base_offset = meta.first_offset;
+                    r.log_start_offset = partition.offsets().map(|(start, _)| start).unwrap_or(-1);
+                    if acks == -1 {
+                        durable.push((
+                            responses.len(),
+                            parts.len(),
+                            partition.clone(),
+                            meta.last_offset + 1,
+                        ));
+                    }
+                    parts.push(r);
+                }
+                Ok(AppendOutcome::Appended(info)) => {
                     appended = true;
                     let mut r = part(pd.index, 0, None);
                     r.base_offset = info.first_offset;
                     r.log_append_time_ms = info.log_append_time_ms.unwrap_or(-1);
                     r.log_start_offset = partition.offsets().map(|(start, _)| start).unwrap_or(-1);
                     if acks == -1 {
-                        durable.push((responses.len(), parts.len(), partition.clone(), info.last_offset + 1));
+                        durable.push((
+                            responses.len(),
+                            parts.len(),
+                            partition.clone(),
+                            info.last_offset + 1,
+                        ));
                     }
                     parts.push(r);
                 }
                 Err(e) => {
-                    tracing::error!(topic = %name, partition = pd.index, error = %e, "append failed");
-                    parts.push(fail(storage_error_code(&e), Some(e.to_string())));
+                    let code = append_error_code(&e);
+                    if code == ErrorCode::KafkaStorageError {
+                        tracing::error!(topic = %name, partition = pd.index, error = %e, "append failed");
+                    } else {
+                        tracing::info!(topic = %name, partition = pd.index, error = %e, "produce batch refused");
+                    }
+                    parts.push(fail(code, Some(e.to_string())));
                 }
             }
         }
-        responses.push(TopicProduceResponse { name, partition_responses: parts, ..Default::default() });
+        responses.push(TopicProduceResponse {
+            name,
+            partition_responses: parts,
+            ..Default::default()
+        });
     }
     if appended {
         broker.data_appended.notify_waiters();
@@ -140,7 +191,11 @@ pub async fn begin(broker: &Arc<Broker>, cid: i32, version: i16, req: ProduceReq
     if acks == 0 {
         return Pending::Ready(Reply::NoResponse);
     }
-    let mut resp = ProduceResponse { responses, throttle_time_ms: 0, ..Default::default() };
+    let mut resp = ProduceResponse {
+        responses,
+        throttle_time_ms: 0,
+        ..Default::default()
+    };
     if durable.is_empty() {
         return Pending::Ready(respond(cid, PRODUCE_KEY, version, &resp));
     }
@@ -153,7 +208,11 @@ pub async fn begin(broker: &Arc<Broker>, cid: i32, version: i16, req: ProduceReq
                 Ok(Err(e)) => storage_error_code(&e),
                 Err(_) => ErrorCode::RequestTimedOut,
             };
-            if let Some(r) = resp.responses.get_mut(t).and_then(|t| t.partition_responses.get_mut(p)) {
+            if let Some(r) = resp
+                .responses
+                .get_mut(t)
+                .and_then(|t| t.partition_responses.get_mut(p))
+            {
                 r.error_code = code.code();
             }
         }
