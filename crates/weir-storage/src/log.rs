@@ -415,7 +415,10 @@ impl Log {
                 .time_index
                 .floor(io, timestamp_ms)?
                 .map_or(0, |e| e.relative_offset);
-            let start = (seg.base_offset + i64::from(start_relative)).max(self.log_start_offset);
+            let start = seg
+                .base_offset
+                .saturating_add(i64::from(start_relative))
+                .max(self.log_start_offset);
             let Some((mut position, mut header)) = seg.find_batch(io, start)? else {
                 continue;
             };

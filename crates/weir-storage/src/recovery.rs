@@ -272,7 +272,7 @@ fn load_trusted(
 ) -> Result<bool, StorageError> {
     if let Some(t) = seg.time_index.last() {
         seg.max_timestamp = t.timestamp;
-        seg.offset_of_max_timestamp = seg.base_offset + i64::from(t.relative_offset);
+        seg.offset_of_max_timestamp = seg.base_offset.saturating_add(i64::from(t.relative_offset));
     }
     if let Some(nb) = next_base {
         seg.next_offset = nb;

@@ -206,9 +206,10 @@ impl Segment {
         let last = header
             .base_offset
             .checked_add(i64::from(header.last_offset_delta));
+        // `last < i64::MAX` so that the next offset always exists.
         let ok_order = header.base_offset >= self.next_offset
             && header.last_offset_delta >= 0
-            && last.is_some();
+            && last.is_some_and(|l| l < i64::MAX);
         if !ok_order {
             return Err(Corruption::OffsetOrder {
                 base_offset: header.base_offset,
