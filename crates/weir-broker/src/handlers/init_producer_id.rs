@@ -22,6 +22,11 @@ pub async fn handle(
         producer_epoch: -1,
         ..Default::default()
     };
+    if req.transactional_id.as_deref() == Some("") {
+        // Kafka's TransactionCoordinator: an empty transactional id is invalid.
+        resp.error_code = ErrorCode::InvalidRequest.code();
+        return resp;
+    }
     if let Some(txn) = req.transactional_id.as_deref() {
         tracing::warn!(
             transactional_id = txn,
