@@ -33,6 +33,11 @@ pub use producer::{
     Acks, DeliveryFuture, Producer, ProducerConfig, ProducerRecord, RecordMetadata,
 };
 pub use record_set::ConsumerRecord;
+pub use weir_protocol::api::ApiKey;
+pub use weir_protocol::codec::Uuid;
+/// The generated Kafka message types, for sending requests directly on a
+/// [`Connection`].
+pub use weir_protocol::messages;
 pub use weir_protocol::record_batch::TimestampType;
 pub use weir_protocol::records::RecordHeader;
 pub use weir_types::TopicPartition;

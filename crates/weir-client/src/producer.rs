@@ -38,7 +38,7 @@ use weir_protocol::messages::{ProduceRequest, ProduceResponse};
 use weir_protocol::records::{BatchBuilder, RecordHeader};
 
 use crate::client::Client;
-use crate::error::ClientError;
+use crate::error::{ClientError, UNKNOWN_TOPIC_OR_PARTITION};
 use crate::partitioner::{StickyPartitioner, partition_for_key};
 
 /// Bytes a record may take besides its key, value and headers (length,
@@ -47,6 +47,8 @@ use crate::partitioner::{StickyPartitioner, partition_for_key};
 const RECORD_OVERHEAD_BYTES_MAX: usize = 36;
 /// Bytes a header may take besides its key and value.
 const HEADER_OVERHEAD_BYTES_MAX: usize = 10;
+/// Kafka's `LEADER_NOT_AVAILABLE`.
+const LEADER_NOT_AVAILABLE: i16 = 5;
 /// Batch header plus Produce request framing for one partition, rounded up.
 const BATCH_OVERHEAD_BYTES: usize = 128;
 
@@ -317,15 +319,7 @@ impl Producer {
             .acquire_many_owned(permits)
             .await
             .map_err(|_| ClientError::ProducerClosed)?;
-        let meta = inner.client.topic(&record.topic, true).await?;
-        let partitions = meta.partition_count();
-        if partitions <= 0 {
-            inner.client.invalidate_topic(&record.topic);
-            return Err(ClientError::kafka(
-                5,
-                Some("topic has no partitions yet".into()),
-            ));
-        }
+        let partitions = self.partition_count(&record.topic).await?;
         let (tx, rx) = oneshot::channel();
         let pending = PendingRecord {
             key: record.key.clone(),
@@ -390,6 +384,34 @@ impl Producer {
             inner.wake.notify_one();
         }
         Ok(DeliveryFuture { rx })
+    }
+
+    /// The partition count of `topic`, waiting (a bounded number of
+    /// retries) while its leaders are being elected, e.g. right after the
+    /// broker auto-created it. A topic that does not exist fails at once.
+    async fn partition_count(&self, topic: &str) -> Result<i32, ClientError> {
+        let inner = &self.inner;
+        let mut attempts = 0;
+        loop {
+            let error = match inner.client.topic(topic, true).await {
+                Ok(meta) if meta.partition_count() > 0 => return Ok(meta.partition_count()),
+                Ok(_) => {
+                    inner.client.invalidate_topic(topic);
+                    ClientError::kafka(
+                        LEADER_NOT_AVAILABLE,
+                        Some("topic has no partitions yet".into()),
+                    )
+                }
+                Err(e) => e,
+            };
+            let retry =
+                error.is_retriable() && error.kafka_code() != Some(UNKNOWN_TOPIC_OR_PARTITION);
+            if !retry || attempts >= inner.config.retries {
+                return Err(error);
+            }
+            attempts += 1;
+            tokio::time::sleep(inner.config.retry_backoff).await;
+        }
     }
 
     /// Send one record and wait until it is acknowledged.
