@@ -57,7 +57,7 @@ pub struct ConsumeArgs {
     /// Where to start in --partition: an offset, earliest or latest
     #[arg(long, requires = "partition", value_parser = parse_offset, value_name = "O|earliest|latest")]
     pub offset: Option<StartOffset>,
-    /// Exit after this many ms without a record (default: never, unless --max-messages)
+    /// Exit after this many ms without a new record (default: wait forever)
     #[arg(long, value_name = "T")]
     pub timeout_ms: Option<u64>,
     /// Print the key too (plain output): KEY<SEP>VALUE
