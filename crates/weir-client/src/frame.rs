@@ -7,19 +7,20 @@
 //! correlation id, client id, and in v2 tagged fields), then the body.
 //! Every response is `int32 length`, the response header (v0: correlation
 //! id; v1 adds tagged fields; ApiVersions always uses v0, KIP-511), then the
-//! body. The header versions come from `weir_protocol::api`.
+//! body. The header versions come from `weir_protocol::api`; the encoding
+//! from `weir_protocol::header`.
 
 #![deny(clippy::unwrap_used, clippy::indexing_slicing)]
 
-use bytes::{BufMut, Bytes, BytesMut};
-use weir_protocol::api::{request_header_version, response_header_version};
+use bytes::{Bytes, BytesMut};
 use weir_protocol::codec::{Message, read_i32};
-use weir_protocol::messages::{RequestHeader, ResponseHeader};
+use weir_protocol::header::{decode_response_header, encode_request_frame};
+use weir_protocol::messages::RequestHeader;
 
 use crate::error::ClientError;
 
 /// Length of the size prefix in front of every frame.
-pub(crate) const LENGTH_PREFIX_LEN: usize = 4;
+pub(crate) const LENGTH_PREFIX_LEN: usize = weir_protocol::header::FRAME_LENGTH_PREFIX_BYTES;
 
 /// Encode one request frame (size prefix included).
 pub(crate) fn encode_request<M: Message>(
@@ -35,21 +36,7 @@ pub(crate) fn encode_request<M: Message>(
         client_id: Some(client_id.to_owned()),
         ..Default::default()
     };
-    let header_version = request_header_version(M::API_KEY, version);
-    let len = header.encoded_len(header_version) + body.encoded_len(version);
-    let len_i32 = i32::try_from(len).map_err(|_| {
-        ClientError::Encode(weir_protocol::error::EncodeError::TooLarge { length: len })
-    })?;
-    let mut buf = BytesMut::with_capacity(LENGTH_PREFIX_LEN + len);
-    buf.put_i32(len_i32);
-    header.encode(&mut buf, header_version)?;
-    body.encode(&mut buf, version)?;
-    debug_assert_eq!(
-        buf.len(),
-        LENGTH_PREFIX_LEN + len,
-        "encoded_len disagrees with encode"
-    );
-    Ok(buf)
+    Ok(encode_request_frame(&header, body)?)
 }
 
 /// The correlation id at the start of a response frame body.
@@ -66,7 +53,7 @@ pub(crate) fn split_response_header(
     version: i16,
     correlation_id: i32,
 ) -> Result<Bytes, ClientError> {
-    let header = ResponseHeader::decode(&mut frame, response_header_version(api_key, version))?;
+    let header = decode_response_header(&mut frame, api_key, version)?;
     if header.correlation_id != correlation_id {
         return Err(ClientError::UnexpectedResponse(
             "correlation id does not match the request",
