@@ -123,8 +123,14 @@ impl Log {
         io: Arc<dyn FileIo>,
     ) -> Result<Log, StorageError> {
         config.validate()?;
+        let existed = dir.is_dir();
         io.create_dir_all(dir)
             .map_err(|e| StorageError::io("create dir", dir, e))?;
+        if !existed && let Some(parent) = dir.parent() {
+            // Make the new partition directory's own entry durable.
+            io.sync_dir(parent)
+                .map_err(|e| StorageError::io("fsync dir", parent, e))?;
+        }
         let loaded = recovery::load(&*io, dir, &config, mode, now_ms)?;
         let mut log = Log {
             dir: dir.to_path_buf(),

@@ -278,7 +278,18 @@ fn load_trusted(
         seg.next_offset = nb;
         return Ok(true);
     }
+    // The last index entry must name the batch found at its position, and
+    // the time index must not point past the end: otherwise appends would
+    // add entries out of order. A mismatch means the files disagree, so scan.
     let start = seg.index.last().map_or(0, |e| u64::from(e.position));
+    let mut expected_last_offset = seg
+        .index
+        .last()
+        .map(|e| seg.base_offset.saturating_add(i64::from(e.relative_offset)));
+    let time_last_offset = seg
+        .time_index
+        .last()
+        .map(|t| seg.base_offset.saturating_add(i64::from(t.relative_offset)));
     let mut position = start;
     loop {
         let header = match seg.header_at(io, position) {
@@ -287,7 +298,11 @@ fn load_trusted(
             Err(StorageError::Corrupt { .. }) => return Ok(false),
             Err(e) => return Err(e),
         };
-        if seg.check_order(&header, position).is_err() {
+        if seg.check_order(&header, position).is_err()
+            || expected_last_offset
+                .take()
+                .is_some_and(|o| o != header.last_offset())
+        {
             return Ok(false);
         }
         if header.max_timestamp > seg.max_timestamp {
@@ -296,6 +311,9 @@ fn load_trusted(
         }
         seg.next_offset = header.last_offset() + 1;
         position += header.total_len() as u64;
+    }
+    if expected_last_offset.is_some() || time_last_offset.is_some_and(|o| o >= seg.next_offset) {
+        return Ok(false);
     }
     seg.bytes_since_index_entry = seg.size - start;
     Ok(true)

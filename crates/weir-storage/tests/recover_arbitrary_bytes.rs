@@ -78,3 +78,35 @@ proptest! {
         prop_assert_eq!(std::fs::read(dir.path().join("00000000000000000000.log")).unwrap(), prefix);
     }
 }
+
+/// Regression (found by the segment_reader fuzz target): with a clean
+/// shutdown marker, an index whose last entry names an offset the batch at
+/// its position does not have made the next append write index entries out
+/// of order. Such a segment is now scanned instead of trusted.
+#[test]
+fn trusted_index_that_disagrees_with_the_log_is_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = batch("p", 2, 0, 1);
+    let mut log_bytes = one.to_vec();
+    log_bytes.extend_from_slice(&one); // same offsets twice: only the index is trusted
+    write(dir.path(), "00000000000000000000.log", &log_bytes);
+    let mut entry = 258u32.to_be_bytes().to_vec();
+    entry.extend_from_slice(&(one.len() as u32).to_be_bytes());
+    write(dir.path(), "00000000000000000000.index", &entry);
+    write(dir.path(), "00000000000000000000.timeindex", b"");
+    write(dir.path(), ".clean_shutdown", b"");
+    let mut log = Log::open(
+        dir.path(),
+        small_config(),
+        RecoveryMode::TolerateCorruptTail,
+        0,
+    )
+    .unwrap();
+    assert_eq!(log.recovery_stats().segments_scanned, 1);
+    // The scan keeps the first batch and cuts the duplicate.
+    assert_eq!(log.log_end_offset(), 2);
+    for i in 0..20 {
+        log.append(batch("n", 1, i, 50), None, 0).unwrap();
+    }
+    assert_eq!(read_all(&log, 0, 1).len(), 22);
+}
