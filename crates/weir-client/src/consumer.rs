@@ -452,8 +452,8 @@ impl Consumer {
         let mut backoff = false;
         for t in resp.response.responses {
             let topic = if resp.version >= FETCH_TOPIC_IDS_VERSION {
-                match self.client.topic_name(t.topic_id) {
-                    Some(name) => name,
+                match resp.names.iter().find(|(id, _)| *id == t.topic_id) {
+                    Some((_, name)) => name.clone(),
                     None => continue,
                 }
             } else {
@@ -501,6 +501,8 @@ impl Consumer {
 struct FetchedResponse {
     version: i16,
     response: FetchResponse,
+    /// Topic ids sent in the request (v13+), to name the response's topics.
+    names: Vec<(Uuid, String)>,
 }
 
 async fn fetch_from(
@@ -540,6 +542,10 @@ async fn fetch_from(
         }
     }
     let max_wait_ms = i32::try_from(max_wait.as_millis()).unwrap_or(i32::MAX);
+    let names = topics
+        .iter()
+        .map(|t| (t.topic_id, t.topic.clone()))
+        .collect();
     let req = FetchRequest {
         replica_id: -1,
         max_wait_ms,
@@ -553,5 +559,9 @@ async fn fetch_from(
         ..Default::default()
     };
     let response = conn.send_version(version, &req, max_wait).await?;
-    Ok(FetchedResponse { version, response })
+    Ok(FetchedResponse {
+        version,
+        response,
+        names,
+    })
 }
