@@ -31,10 +31,10 @@ pub enum TopicsAction {
         #[arg(long)]
         topic: String,
         /// Number of partitions (default: the broker's num.partitions)
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         partitions: Option<i32>,
         /// Replication factor (default: the broker's default.replication.factor)
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         replication_factor: Option<i16>,
         /// Topic config, e.g. retention.ms=604800000 (repeatable)
         #[arg(long = "config", value_name = "KEY=VALUE", value_parser = parse_key_value)]

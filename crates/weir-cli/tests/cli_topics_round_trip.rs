@@ -192,6 +192,13 @@ fn invalid_names_and_partition_counts_are_refused() {
         .failed();
     assert!(out.stderr.contains("(INVALID_PARTITIONS)"), "{out:?}");
 
+    // Negative counts reach the broker, which refuses them.
+    let out = broker
+        .weir(&["topics", "create", "--topic", &topic, "--partitions", "-5"])
+        .run()
+        .failed();
+    assert!(out.stderr.contains("(INVALID_PARTITIONS)"), "{out:?}");
+
     let out = broker.weir(&["topics", "list"]).run().ok();
     assert!(!out.stdout.contains(&topic), "{out:?}");
 }
