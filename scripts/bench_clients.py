@@ -93,6 +93,7 @@ def main():
                     got += 1
         consume_s = time.perf_counter() - t0
         consumer.close()
+        del producer, admin, consumer  # close client connections before the broker stops
 
         mb = args.records * args.size / 1e6
         result = {
