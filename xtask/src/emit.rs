@@ -509,7 +509,10 @@ impl Ctx<'_> {
             Type::String => "rng.string()".into(),
             Type::Bytes | Type::Records => "rng.bytes()".into(),
             Type::Struct(n) => format!("{n}::arbitrary(rng, version)"),
-            Type::Array(e) => format!("(0..rng.array_len()).map(|_| {}).collect()", self.arb_value(e)),
+            Type::Array(e) => format!(
+                "(0..rng.array_len()).map(|_| {}).collect()",
+                self.arb_value(e)
+            ),
             _ => unreachable!(),
         }
     }
