@@ -146,3 +146,28 @@ def test_clean_shutdown_needs_no_recovery_but_kill_does(broker_factory, topic):
     broker.stop()
     broker.start()
     assert "recovering" not in broker.stderr_text().lower()
+
+
+def test_no_arguments_means_localhost_9092_and_weir_data(tmp_path):
+    """`weir broker` with no arguments: 127.0.0.1:9092, data in ./weir-data."""
+    import socket
+    import subprocess
+
+    probe = socket.socket()
+    try:
+        probe.bind(("127.0.0.1", 9092))
+    except OSError:
+        pytest.skip("port 9092 is in use on this machine")
+    finally:
+        probe.close()
+    proc = subprocess.Popen([str(weirtest.WEIR_BIN), "broker"], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert "listening on 127.0.0.1:9092" in line, line
+        assert (tmp_path / "weir-data" / "meta.properties").is_file()
+        md = kcat_metadata("127.0.0.1:9092")
+        assert [b["name"] for b in md["brokers"]] == ["127.0.0.1:9092"]
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=20) == 0
