@@ -126,8 +126,9 @@ impl Partition {
         let mut guard = self.lock();
         let log = guard.as_mut().ok_or(StorageError::LogOffline)?;
         if !header.has_producer_id() {
-            return Ok(AppendOutcome::Appended(log.append(
+            return Ok(AppendOutcome::Appended(log.append_with_leader_epoch(
                 records,
+                Some(self.leader_epoch),
                 log_append_time_ms,
                 now_ms,
             )?));
@@ -142,7 +143,12 @@ impl Partition {
         )? {
             Check::Duplicate(meta) => Ok(AppendOutcome::Duplicate(meta)),
             Check::Append => {
-                let info = log.append(records, log_append_time_ms, now_ms)?;
+                let info = log.append_with_leader_epoch(
+                    records,
+                    Some(self.leader_epoch),
+                    log_append_time_ms,
+                    now_ms,
+                )?;
                 let meta = BatchMeta {
                     first_seq: header.base_sequence,
                     last_seq,
@@ -210,7 +216,7 @@ impl Partition {
         }
         let mut guard = self.lock();
         let log = guard.as_mut().ok_or(StorageError::LogOffline)?;
-        log.append(records, log_append_time_ms, now_ms)
+        log.append_with_leader_epoch(records, Some(self.leader_epoch), log_append_time_ms, now_ms)
     }
 
     /// Read whole batches from `offset`, at most `max_bytes` (but at least
