@@ -1,6 +1,7 @@
-//! The `weir topics`, `weir produce` and `weir consume` subcommands, built
-//! on `weir-client`. Shaped like Kafka's `kafka-topics.sh`,
-//! `kafka-console-producer.sh` and `kafka-console-consumer.sh`; see
+//! The `weir topics`, `weir produce`, `weir consume` and `weir groups`
+//! subcommands, built on `weir-client`. Shaped like Kafka's
+//! `kafka-topics.sh`, `kafka-console-producer.sh`,
+//! `kafka-console-consumer.sh` and `kafka-consumer-groups.sh`; see
 //! `docs/cli.md`.
 //!
 //! The `weir` binary flattens [`ClientCommand`] into its own subcommands and
@@ -14,11 +15,15 @@ use std::sync::Arc;
 use weir_client::{Client, ClientConfig, ClientError};
 
 mod consume;
+mod groups;
+mod groups_reset;
 mod output;
 mod produce;
 mod topics;
 
 pub use consume::ConsumeArgs;
+pub use groups::{GroupsAction, GroupsArgs};
+pub use groups_reset::ResetArgs;
 pub use output::OutputFormat;
 pub use produce::ProduceArgs;
 pub use topics::{TopicsAction, TopicsArgs};
@@ -32,6 +37,8 @@ pub enum ClientCommand {
     Produce(ProduceArgs),
     /// Consume records
     Consume(ConsumeArgs),
+    /// List, describe, reset offsets of and delete consumer groups
+    Groups(GroupsArgs),
 }
 
 /// Run a client subcommand; the exit code says whether it fully succeeded.
@@ -40,6 +47,7 @@ pub async fn run(cmd: ClientCommand) -> anyhow::Result<ExitCode> {
         ClientCommand::Topics(args) => topics::run(args).await,
         ClientCommand::Produce(args) => produce::run(args).await,
         ClientCommand::Consume(args) => consume::run(args).await,
+        ClientCommand::Groups(args) => groups::run(args).await,
     }
 }
 
@@ -188,5 +196,94 @@ mod tests {
         assert!(cli.is_err());
         let cli = Cli::try_parse_from(["weir", "produce", "t", "--acks", "-1", "--header", "a=b"]);
         assert!(cli.is_ok(), "{cli:?}");
+    }
+
+    #[test]
+    fn group_command_lines_parse() {
+        let ok = |args: &[&str]| {
+            let cli = Cli::try_parse_from(args.iter().copied()).map_err(|e| e.to_string());
+            assert!(cli.is_ok(), "{args:?}: {cli:?}");
+        };
+        let bad = |args: &[&str]| {
+            assert!(
+                Cli::try_parse_from(args.iter().copied()).is_err(),
+                "{args:?}"
+            );
+        };
+        ok(&["weir", "groups", "list", "--state", "Stable,Empty"]);
+        ok(&[
+            "weir",
+            "groups",
+            "describe",
+            "g",
+            "--members",
+            "--output",
+            "json",
+        ]);
+        ok(&["weir", "groups", "delete", "g"]);
+        ok(&[
+            "weir",
+            "groups",
+            "reset-offsets",
+            "g",
+            "--topic",
+            "t",
+            "--to-earliest",
+        ]);
+        ok(&[
+            "weir",
+            "groups",
+            "reset-offsets",
+            "g",
+            "--topic",
+            "t:0,1",
+            "--shift-by",
+            "-2",
+            "--execute",
+        ]);
+        ok(&[
+            "weir",
+            "groups",
+            "reset-offsets",
+            "g",
+            "--topic",
+            "t",
+            "--to-datetime",
+            "2024-01-01T00:00:00Z",
+        ]);
+        // Exactly one target, and a topic.
+        bad(&["weir", "groups", "reset-offsets", "g", "--topic", "t"]);
+        bad(&[
+            "weir",
+            "groups",
+            "reset-offsets",
+            "g",
+            "--topic",
+            "t",
+            "--to-earliest",
+            "--to-latest",
+        ]);
+        bad(&["weir", "groups", "reset-offsets", "g", "--to-earliest"]);
+        bad(&[
+            "weir",
+            "groups",
+            "reset-offsets",
+            "g",
+            "--topic",
+            "t",
+            "--to-latest",
+            "--dry-run",
+            "--execute",
+        ]);
+        bad(&[
+            "weir",
+            "groups",
+            "reset-offsets",
+            "g",
+            "--topic",
+            "t",
+            "--to-datetime",
+            "yesterday",
+        ]);
     }
 }

@@ -10,6 +10,9 @@
 //! * [`Producer`]: partitioning (the Java client's murmur2 for keys, see
 //!   [`partitioner`]), per-partition batching, acks, bounded retries.
 //! * [`Consumer`]: manually assigned partitions, seeks, fetch long-polls.
+//! * [`group`]: consumer groups: the coordinator lookup, [`GroupAdmin`]
+//!   (list, describe, committed offsets, resets, deletes) and a minimal
+//!   classic-protocol [`GroupMember`].
 //!
 //! Depends only on `weir-types` and `weir-protocol`; never on the broker.
 
@@ -19,6 +22,7 @@ pub mod connection;
 pub mod consumer;
 pub mod error;
 mod frame;
+pub mod group;
 pub mod partitioner;
 pub mod producer;
 pub mod record_set;
@@ -29,6 +33,10 @@ pub use client::{Client, ClientConfig, PartitionMetadata, TopicMetadata};
 pub use connection::{Connection, ConnectionTimeouts};
 pub use consumer::{Consumer, ConsumerConfig, IsolationLevel, OffsetReset, OffsetSpec};
 pub use error::{ClientError, error_name};
+pub use group::{
+    CommittedOffset, Coordinator, GroupAdmin, GroupDescription, GroupListing, GroupMember,
+    GroupMemberConfig, GroupMemberDescription,
+};
 pub use producer::{
     Acks, DeliveryFuture, Producer, ProducerConfig, ProducerRecord, RecordMetadata,
 };

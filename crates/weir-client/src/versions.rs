@@ -34,6 +34,21 @@ pub fn client_range(api: ApiKey) -> Option<(i16, i16)> {
         ApiKey::DeleteTopics => 0,
         ApiKey::DescribeConfigs => 0,
         ApiKey::DescribeCluster => 0,
+        // Groups. FindCoordinator v0 has no key type (groups only).
+        ApiKey::FindCoordinator => 0,
+        // v0 has no rebalance timeout.
+        ApiKey::JoinGroup => 1,
+        ApiKey::SyncGroup => 0,
+        ApiKey::Heartbeat => 0,
+        ApiKey::LeaveGroup => 0,
+        // v0 and v1 may store offsets in ZooKeeper; v2 is the first with
+        // broker-stored offsets only and a retention time.
+        ApiKey::OffsetCommit => 2,
+        // v2 is the first where null topics means "all committed".
+        ApiKey::OffsetFetch => 2,
+        ApiKey::ListGroups => 0,
+        ApiKey::DescribeGroups => 0,
+        ApiKey::DeleteGroups => 0,
         _ => return None,
     };
     let (_, codec_max) = version_range(api);
