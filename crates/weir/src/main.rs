@@ -78,21 +78,19 @@ fn broker_props(args: &BrokerArgs) -> anyhow::Result<BTreeMap<String, String>> {
     Ok(props)
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGTERM or SIGINT. The handlers are registered when this is
+/// called (not when the future is first polled), so a signal that arrives
+/// right after the ready line still shuts the broker down cleanly.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
-    let term = signal(SignalKind::terminate());
-    let int = signal(SignalKind::interrupt());
-    match (term, int) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => tracing::info!("SIGTERM received"),
-                _ = int.recv() => tracing::info!("SIGINT received"),
-            }
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = int.recv() => tracing::info!("SIGINT received"),
         }
-        _ => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
+    })
 }
 
 fn run_broker(args: BrokerArgs) -> anyhow::Result<()> {
@@ -105,8 +103,9 @@ fn run_broker(args: BrokerArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async move {
+        let shutdown = shutdown_signal()?;
         let broker = Arc::new(tokio::task::spawn_blocking(move || Broker::open(config)).await??);
-        weir_broker::server::run(broker, shutdown_signal()).await?;
+        weir_broker::server::run(broker, shutdown).await?;
         Ok(())
     })
 }
