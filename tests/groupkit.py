@@ -166,14 +166,16 @@ def end_offsets(bootstrap: str, topic: str, partitions: Iterable[int]) -> dict[i
 
 class _Worker:
     """A group consumer polling in its own thread. Records, under one lock,
-    every delivery ("rec", partition, offset, value) and every acknowledged
-    commit ("ack", partition, next offset) in order, and the latest
+    every delivery ("rec", partition, offset, value, worker name) and every
+    acknowledged commit ("ack", partition, next offset) in order, and the latest
     assignment (set of partitions)."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, shared: tuple[threading.Lock, list] | None = None):
         self.name = name
-        self.lock = threading.Lock()
-        self.log: list[tuple] = []
+        # Workers given the same `shared` (lock, list) log into one list, so
+        # the order of deliveries and acknowledged commits across members is
+        # kept.
+        self.lock, self.log = shared if shared is not None else (threading.Lock(), [])
         self.assignment: frozenset[int] = frozenset()
         self.error: BaseException | None = None
         self.stop_event = threading.Event()
@@ -185,7 +187,7 @@ class _Worker:
 
     def records(self) -> list[tuple[int, int, bytes]]:
         with self.lock:
-            return [(e[1], e[2], e[3]) for e in self.log if e[0] == "rec"]
+            return [(e[1], e[2], e[3]) for e in self.log if e[0] == "rec" and e[4] == self.name]
 
     def stop(self, timeout: float = 30) -> None:
         self.stop_event.set()
@@ -210,8 +212,8 @@ class ConfluentWorker(_Worker):
     "auto" (enable.auto.commit), or "none"."""
 
     def __init__(self, name: str, bootstrap: str, group: str, topic: str, commit: str = "message",
-                 **extra: Any):
-        super().__init__(name)
+                 shared: tuple[threading.Lock, list] | None = None, **extra: Any):
+        super().__init__(name, shared)
         self.topic = topic
         self.commit = commit
         self.conf = {
@@ -245,7 +247,7 @@ class ConfluentWorker(_Worker):
                         continue
                     raise KafkaException(msg.error())
                 with self.lock:
-                    self.log.append(("rec", msg.partition(), msg.offset(), msg.value()))
+                    self.log.append(("rec", msg.partition(), msg.offset(), msg.value(), self.name))
                 if self.commit == "message":
                     try:
                         c.commit(offsets=[TopicPartition(self.topic, msg.partition(), msg.offset() + 1)],
@@ -265,8 +267,8 @@ class KafkaPythonWorker(_Worker):
     `commit` as for ConfluentWorker."""
 
     def __init__(self, name: str, bootstrap: str, group: str, topic: str, commit: str = "message",
-                 **extra: Any):
-        super().__init__(name)
+                 shared: tuple[threading.Lock, list] | None = None, **extra: Any):
+        super().__init__(name, shared)
         self.topic = topic
         self.commit = commit
         self.conf = dict(
@@ -296,7 +298,7 @@ class KafkaPythonWorker(_Worker):
                 for tp, msgs in batches.items():
                     for msg in msgs:
                         with self.lock:
-                            self.log.append(("rec", tp.partition, msg.offset, msg.value))
+                            self.log.append(("rec", tp.partition, msg.offset, msg.value, self.name))
                         if self.commit == "message":
                             try:
                                 c.commit()  # the guide: commit after each processed message
