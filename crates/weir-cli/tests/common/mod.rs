@@ -48,6 +48,12 @@ pub struct Broker {
 impl Broker {
     /// Start `weir broker` with its data in a fresh temp dir.
     pub fn start() -> Broker {
+        Broker::start_with(&[])
+    }
+
+    /// Like [`Broker::start`], with `--override KEY=VALUE` for each of
+    /// `overrides`.
+    pub fn start_with(overrides: &[&str]) -> Broker {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         let stderr_path = dir.path().join("broker.stderr");
@@ -60,6 +66,7 @@ impl Broker {
                 "--log-dirs",
             ])
             .arg(&data)
+            .args(overrides.iter().flat_map(|o| ["--override", o]))
             .env("WEIR_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
