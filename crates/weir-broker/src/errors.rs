@@ -73,6 +73,8 @@ pub enum ErrorCode {
     FencedLeaderEpoch = 74,
     /// Leader epoch in the request is newer than ours.
     UnknownLeaderEpoch = 75,
+    /// Compression codec not allowed for this request version.
+    UnsupportedCompressionType = 76,
     /// Unknown topic id.
     UnknownTopicId = 100,
 }

@@ -508,6 +508,9 @@ pub struct EffectiveTopicConfig {
     pub flush_ms: i64,
     /// `file.delete.delay.ms`.
     pub file_delete_delay_ms: u64,
+    /// `compression.type`: `producer` keeps what the producer sent;
+    /// otherwise the codec batches are stored with.
+    pub compression_type: String,
 }
 
 impl EffectiveTopicConfig {
@@ -542,6 +545,9 @@ impl EffectiveTopicConfig {
             flush_messages: get("flush.messages"),
             flush_ms: get("flush.ms"),
             file_delete_delay_ms: get("file.delete.delay.ms").max(0) as u64,
+            compression_type: topic_config_def("compression.type")
+                .map(|d| resolve(d, topic_overrides, broker).0)
+                .unwrap_or_else(|| "producer".to_string()),
         }
     }
 }

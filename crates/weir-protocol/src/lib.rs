@@ -14,6 +14,7 @@
 
 pub mod api;
 pub mod codec;
+pub mod compression;
 pub mod error;
 pub mod header;
 pub mod messages;

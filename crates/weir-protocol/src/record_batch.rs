@@ -154,6 +154,9 @@ pub enum BatchError {
         /// Records actually decoded before the bytes ran out.
         actual: i32,
     },
+    /// The compressed records could not be decompressed.
+    #[error("compressed records: {0}")]
+    Decompression(#[from] crate::compression::CompressionError),
     /// Bytes left in the batch after its last declared record.
     #[error("{0} bytes after the last record of the batch")]
     TrailingBytes(usize),
@@ -420,9 +423,11 @@ pub fn check_batch(buf: &[u8]) -> Result<BatchHeader, BatchError> {
 /// buffer and at least a header, CRC-32C correct, `recordsCount >= 1` and
 /// equal to `lastOffsetDelta + 1` (producers write dense offsets; an empty
 /// batch would take no offsets and is never sent by a producer), with no
-/// trailing partial batch. For uncompressed batches the records are parsed
-/// too and their count and offset deltas checked; compressed batches are not
-/// decompressed here. Returns the headers in order.
+/// trailing partial batch. The records are parsed too (compressed ones after
+/// decompressing them, at most
+/// [`crate::compression::DECOMPRESSED_BATCH_BYTES_MAX`]) and their count and
+/// offset deltas checked, as Kafka's `LogValidator` does; the stored bytes
+/// stay exactly as received. Returns the headers in order.
 pub fn validate_record_set(buf: &[u8]) -> Result<Vec<BatchHeader>, BatchError> {
     if buf.is_empty() {
         return Err(BatchError::EmptyRecordSet);
@@ -443,12 +448,15 @@ pub fn validate_record_set(buf: &[u8]) -> Result<Vec<BatchHeader>, BatchError> {
             });
         }
         let total = header.total_len();
+        let batch = rest.get(..total).ok_or(BatchError::Truncated {
+            needed: total,
+            available: rest.len(),
+        })?;
         if header.compression() == Compression::None {
-            let batch = rest.get(..total).ok_or(BatchError::Truncated {
-                needed: total,
-                available: rest.len(),
-            })?;
             records::check_records(&header, batch)?;
+        } else {
+            let plain = records::decompressed_batch(&header, batch)?;
+            records::check_records(&header, &plain)?;
         }
         headers.push(header);
         pos += total;

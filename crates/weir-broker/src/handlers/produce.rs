@@ -18,7 +18,8 @@ use weir_protocol::messages::produce_request::ProduceRequest;
 use weir_protocol::messages::produce_response::{
     PartitionProduceResponse, ProduceResponse, TopicProduceResponse,
 };
-use weir_protocol::record_batch::validate_record_set;
+use weir_protocol::record_batch::{Compression, validate_record_set};
+use weir_protocol::records::recompress_batch;
 
 use crate::broker::{Broker, now_ms};
 use crate::dispatch::{Pending, Reply, respond};
@@ -26,6 +27,21 @@ use crate::errors::{ErrorCode, append_error_code, batch_error_code, storage_erro
 use crate::partition::{AppendOutcome, Partition};
 
 const PRODUCE_KEY: i16 = 0;
+/// Produce versions below 7 cannot carry zstd (KIP-110).
+const ZSTD_MIN_PRODUCE_VERSION: i16 = 7;
+
+/// The codec a topic's `compression.type` stores batches with; `None` keeps
+/// the producer's.
+fn target_codec(compression_type: &str) -> Option<Compression> {
+    match compression_type {
+        "uncompressed" => Some(Compression::None),
+        "gzip" => Some(Compression::Gzip),
+        "snappy" => Some(Compression::Snappy),
+        "lz4" => Some(Compression::Lz4),
+        "zstd" => Some(Compression::Zstd),
+        _ => None,
+    }
+}
 /// INVALID_RECORD: Produce v3+ must carry exactly one v2 batch per partition.
 const INVALID_RECORD: i16 = 87;
 
@@ -134,6 +150,25 @@ pub async fn begin(broker: &Arc<Broker>, cid: i32, version: i16, req: ProduceReq
                 ));
                 continue;
             }
+            if header.compression() == Compression::Zstd && version < ZSTD_MIN_PRODUCE_VERSION {
+                parts.push(fail(
+                    ErrorCode::UnsupportedCompressionType,
+                    Some("zstd needs produce v7+".into()),
+                ));
+                continue;
+            }
+            let records = match target_codec(&cfg.compression_type) {
+                Some(codec) if codec != header.compression() => {
+                    match recompress_batch(&records, codec) {
+                        Ok(b) => b,
+                        Err(e) => {
+                            parts.push(fail(batch_error_code(&e), Some(e.to_string())));
+                            continue;
+                        }
+                    }
+                }
+                _ => records,
+            };
             let log_append_time = cfg.log_append_time.then_some(now);
             match partition.append_batch(BytesMut::from(&records[..]), header, log_append_time, now)
             {
