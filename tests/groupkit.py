@@ -185,6 +185,9 @@ class _Worker:
         self.thread.start()
         return self
 
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name} assignment={sorted(self.assignment)} error={self.error!r}>"
+
     def records(self) -> list[tuple[int, int, bytes]]:
         with self.lock:
             return [(e[1], e[2], e[3]) for e in self.log if e[0] == "rec" and e[4] == self.name]
@@ -292,7 +295,11 @@ class KafkaPythonWorker(_Worker):
         c = KafkaConsumer(self.topic, **self.conf)
         try:
             while not self.stop_event.is_set():
-                batches = c.poll(timeout_ms=100, max_records=1)
+                # A long poll: kafka-python 3.0.12 can lose a completed
+                # join when poll() times out while its JoinGroup is in
+                # flight (the member then never applies its assignment and
+                # stops heartbeating); Kafka's own tools poll for seconds.
+                batches = c.poll(timeout_ms=1000, max_records=1)
                 with self.lock:
                     self.assignment = frozenset(tp.partition for tp in c.assignment())
                 for tp, msgs in batches.items():
@@ -323,7 +330,7 @@ def wait_assignments(workers: list, partitions: int, timeout: float = REBALANCE_
     try:
         return weirtest.wait_until(complete, timeout, what)
     except AssertionError:
-        raise AssertionError(f"{what}: assignments {[sorted(w.assignment) for w in workers]}") from None
+        raise AssertionError(f"{what}: assignments {[sorted(w.assignment) for w in workers]}; {workers!r}") from None
 
 
 # --------------------------------------------------------------------------
@@ -434,7 +441,7 @@ def _member_main(argv: list[str]) -> None:
                           session_timeout_ms=SESSION_TIMEOUT_MS, heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
                           max_poll_interval_ms=MAX_POLL_INTERVAL_MS, fetch_max_wait_ms=100)
         while not stop.is_set():
-            c.poll(timeout_ms=100)
+            c.poll(timeout_ms=1000)  # see KafkaPythonWorker.loop
             now = sorted(tp.partition for tp in c.assignment())
             if now != last:
                 last = now
