@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::Notify;
+use weir_metadata::topic_config::ConfigError;
 use weir_metadata::topics::{CreateTopic, CreateTopicError, create_topic, delete_topic};
 use weir_metadata::{MetadataImage, MetadataRecord};
 use weir_types::TopicId;
@@ -79,6 +80,20 @@ pub enum TopicOpError {
 
 /// Outcome of creating one topic.
 pub type CreateResult = Result<(), TopicOpError>;
+
+/// Why a topic config change failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AlterConfigsError {
+    /// No such topic.
+    #[error("topic '{0}' does not exist")]
+    UnknownTopic(String),
+    /// A value or key was refused.
+    #[error(transparent)]
+    Invalid(#[from] ConfigError),
+    /// The metadata log could not be written.
+    #[error("metadata log failure: {0}")]
+    MetadataLog(String),
+}
 
 /// Everything the request handlers share.
 pub struct Broker {
@@ -318,6 +333,32 @@ impl Broker {
         self.logs.delete_topic(name);
         tracing::info!(topic = name, "deleted topic");
         Ok(true)
+    }
+
+    /// Change a topic's dynamic config overrides: `compute` turns the current
+    /// overrides into the new ones (validating them); the difference is
+    /// committed to the metadata log and applied to the topic's partitions
+    /// at once (no restart).
+    pub async fn alter_topic_configs(
+        &self,
+        name: &str,
+        compute: impl FnOnce(&BTreeMap<String, String>) -> Result<BTreeMap<String, String>, ConfigError>,
+        validate_only: bool,
+    ) -> Result<(), AlterConfigsError> {
+        let _guard = self.controller.lock().await;
+        let image = self.image();
+        let topic = image.topic(name).ok_or_else(|| AlterConfigsError::UnknownTopic(name.to_string()))?;
+        let next = compute(&topic.configs)?;
+        if validate_only {
+            return Ok(());
+        }
+        let records = weir_metadata::config_ops::diff_records(name, &topic.configs, &next);
+        self.metadata.commit(&records, now_ms()).map_err(|e| AlterConfigsError::MetadataLog(e.to_string()))?;
+        if let Some(topic) = self.image().topic(name) {
+            self.logs.refresh_topic_config(topic);
+        }
+        tracing::info!(topic = name, changes = records.len(), "altered topic configs");
+        Ok(())
     }
 
     /// Clean shutdown: close every log (flush + clean-shutdown marker).

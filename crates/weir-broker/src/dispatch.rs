@@ -17,6 +17,7 @@ use weir_protocol::codec::Message;
 use weir_protocol::header::{decode_request_header, encode_response_frame};
 
 use crate::broker::Broker;
+use crate::handlers::{alter_configs, describe_configs};
 use crate::handlers::{
     api_versions, create_topics, delete_topics, describe_cluster, fetch, init_producer_id,
     list_offsets, metadata, produce,
@@ -130,6 +131,18 @@ pub async fn begin(broker: &Arc<Broker>, mut frame: Bytes) -> Pending {
             key,
             ver,
             &init_producer_id::handle(broker, ver, r).await,
+        )),
+        RequestBody::DescribeConfigs(r) => {
+            Pending::Ready(respond(cid, key, ver, &describe_configs::handle(broker, ver, r)))
+        }
+        RequestBody::AlterConfigs(r) => {
+            Pending::Ready(respond(cid, key, ver, &alter_configs::handle_alter(broker, ver, r).await))
+        }
+        RequestBody::IncrementalAlterConfigs(r) => Pending::Ready(respond(
+            cid,
+            key,
+            ver,
+            &alter_configs::handle_incremental(broker, ver, r).await,
         )),
         other => Pending::Ready(Reply::Close(format!(
             "API {:?} is not served",

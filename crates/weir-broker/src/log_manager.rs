@@ -154,6 +154,15 @@ impl LogManager {
         Ok(())
     }
 
+    /// Apply a topic's current configs to its open partitions (after a
+    /// dynamic config change).
+    pub fn refresh_topic_config(&self, topic: &TopicImage) {
+        let cfg = self.effective_config(topic);
+        for p in self.all().into_iter().filter(|p| p.topic == topic.name) {
+            p.set_config(cfg.clone());
+        }
+    }
+
     /// Close and delete every partition of `topic`.
     pub fn delete_topic(&self, topic: &str) {
         let removed: Vec<Arc<Partition>> = {

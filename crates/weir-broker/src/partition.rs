@@ -196,6 +196,11 @@ impl Partition {
         self.log.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Replace the effective topic config (dynamic config change).
+    pub fn set_config(&self, config: EffectiveTopicConfig) {
+        *self.config.write().unwrap_or_else(|p| p.into_inner()) = config;
+    }
+
     /// Current effective topic config.
     pub fn config(&self) -> EffectiveTopicConfig {
         self.config

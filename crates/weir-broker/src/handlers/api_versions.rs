@@ -25,6 +25,9 @@ pub const SUPPORTED: &[(i16, i16, i16)] = &[
     (19, 0, 7), // CreateTopics
     (20, 0, 6), // DeleteTopics
     (22, 0, 5), // InitProducerId (idempotent producers; transactional ids refused)
+    (32, 0, 4), // DescribeConfigs
+    (33, 0, 2), // AlterConfigs (topics)
+    (44, 0, 1), // IncrementalAlterConfigs (topics)
     (60, 0, 1), // DescribeCluster
 ];
 
