@@ -294,6 +294,11 @@ fn write_report(out: &mut impl Write, r: &GroupReport, members: bool) -> std::io
     writeln!(out, "PROTOCOL: {}", d.protocol)?;
     writeln!(out, "COORDINATOR: {}", d.coordinator)?;
     writeln!(out)?;
+    if d.state == "Dead" && d.members.is_empty() && r.rows.is_empty() {
+        // As Kafka's tool says of a group the coordinator does not know.
+        writeln!(out, "Consumer group '{}' does not exist.", d.group_id)?;
+        return Ok(());
+    }
     if d.members.is_empty() {
         writeln!(
             out,
