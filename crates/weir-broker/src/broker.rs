@@ -95,6 +95,17 @@ pub enum AlterConfigsError {
     MetadataLog(String),
 }
 
+/// Why adding partitions failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PartitionsOpError {
+    /// Refused for the current metadata.
+    #[error(transparent)]
+    Rejected(#[from] weir_metadata::topics::CreatePartitionsError),
+    /// The metadata log could not be written.
+    #[error("metadata log failure: {0}")]
+    MetadataLog(String),
+}
+
 /// Everything the request handlers share.
 pub struct Broker {
     /// Static configuration.
@@ -358,6 +369,36 @@ impl Broker {
             self.logs.refresh_topic_config(topic);
         }
         tracing::info!(topic = name, changes = records.len(), "altered topic configs");
+        Ok(())
+    }
+
+    /// Grow `name` to `total` partitions and open their logs.
+    pub async fn create_partitions(
+        &self,
+        name: &str,
+        total: i32,
+        assignments: Option<&[Vec<i32>]>,
+        validate_only: bool,
+    ) -> Result<(), PartitionsOpError> {
+        let _guard = self.controller.lock().await;
+        let records = weir_metadata::topics::create_partitions(
+            &self.image(),
+            &[self.node_id()],
+            name,
+            total,
+            assignments,
+        )?;
+        if validate_only {
+            return Ok(());
+        }
+        let now = now_ms();
+        self.metadata.commit(&records, now).map_err(|e| PartitionsOpError::MetadataLog(e.to_string()))?;
+        if let Some(topic) = self.image().topic(name)
+            && let Err(e) = self.logs.open_topic(topic, now)
+        {
+            tracing::error!(topic = name, error = %e, "opening new partition logs failed");
+        }
+        tracing::info!(topic = name, total, "added partitions");
         Ok(())
     }
 

@@ -17,7 +17,7 @@ use weir_protocol::codec::Message;
 use weir_protocol::header::{decode_request_header, encode_response_frame};
 
 use crate::broker::Broker;
-use crate::handlers::{alter_configs, describe_configs};
+use crate::handlers::{alter_configs, create_partitions, describe_configs};
 use crate::handlers::{
     api_versions, create_topics, delete_topics, describe_cluster, fetch, init_producer_id,
     list_offsets, metadata, produce,
@@ -132,6 +132,9 @@ pub async fn begin(broker: &Arc<Broker>, mut frame: Bytes) -> Pending {
             ver,
             &init_producer_id::handle(broker, ver, r).await,
         )),
+        RequestBody::CreatePartitions(r) => {
+            Pending::Ready(respond(cid, key, ver, &create_partitions::handle(broker, ver, r).await))
+        }
         RequestBody::DescribeConfigs(r) => {
             Pending::Ready(respond(cid, key, ver, &describe_configs::handle(broker, ver, r)))
         }

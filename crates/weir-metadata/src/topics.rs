@@ -149,6 +149,79 @@ pub fn create_topic(
     Ok(records)
 }
 
+/// Why partitions could not be added.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CreatePartitionsError {
+    /// No such topic.
+    #[error("topic '{0}' does not exist")]
+    UnknownTopic(String),
+    /// The count does not increase, or is out of range.
+    #[error("topic currently has {current} partitions, {requested} would not increase it (max {PARTITIONS_PER_TOPIC_MAX})")]
+    InvalidPartitions {
+        /// Current partition count.
+        current: i32,
+        /// Requested total.
+        requested: i32,
+    },
+    /// Manual assignment is inconsistent.
+    #[error("invalid replica assignment: {0}")]
+    InvalidReplicaAssignment(String),
+}
+
+/// Records that grow `name` to `total` partitions (Kafka only increases).
+/// `assignments`, when given, has one replica list per new partition.
+pub fn create_partitions(
+    image: &MetadataImage,
+    brokers: &[NodeId],
+    name: &str,
+    total: i32,
+    assignments: Option<&[Vec<NodeId>]>,
+) -> Result<Vec<MetadataRecord>, CreatePartitionsError> {
+    let topic = image.topic(name).ok_or_else(|| CreatePartitionsError::UnknownTopic(name.to_string()))?;
+    let current = topic.partitions.len() as i32;
+    if total <= current || total > PARTITIONS_PER_TOPIC_MAX {
+        return Err(CreatePartitionsError::InvalidPartitions { current, requested: total });
+    }
+    let rf = topic.partitions.values().next().map(|p| p.replicas.len()).unwrap_or(1).max(1);
+    let new = (total - current) as usize;
+    if let Some(a) = assignments {
+        if a.len() != new {
+            return Err(CreatePartitionsError::InvalidReplicaAssignment(format!(
+                "{} assignments for {new} new partitions",
+                a.len()
+            )));
+        }
+        if let Some(bad) = a.iter().find(|r| r.len() != rf || r.iter().any(|b| !brokers.contains(b))) {
+            return Err(CreatePartitionsError::InvalidReplicaAssignment(format!(
+                "replicas {bad:?}: need {rf} live brokers out of {brokers:?}"
+            )));
+        }
+    } else if rf > brokers.len() {
+        return Err(CreatePartitionsError::InvalidReplicaAssignment(format!(
+            "replication factor {rf} larger than the {} live brokers",
+            brokers.len()
+        )));
+    }
+    let mut records = Vec::with_capacity(new);
+    for i in 0..new {
+        let p = current + i as i32;
+        let replicas: Vec<NodeId> = match assignments.and_then(|a| a.get(i)) {
+            Some(r) => r.clone(),
+            None => (0..rf).filter_map(|r| brokers.get((p as usize + r) % brokers.len()).copied()).collect(),
+        };
+        records.push(MetadataRecord::Partition {
+            topic_id: topic.id,
+            partition: p,
+            isr: replicas.clone(),
+            leader: replicas.first().copied().unwrap_or(-1),
+            replicas,
+            leader_epoch: 0,
+            partition_epoch: 0,
+        });
+    }
+    Ok(records)
+}
+
 /// Records that delete a topic, or None if it does not exist.
 pub fn delete_topic(image: &MetadataImage, name: &str) -> Option<Vec<MetadataRecord>> {
     image
@@ -183,6 +256,29 @@ mod tests {
             create_topic(&img, &[1], &req("t", 3, 1), TopicId([8; 16])),
             Err(CreateTopicError::AlreadyExists("t".into()))
         );
+    }
+
+    #[test]
+    fn partitions_only_increase() {
+        let mut img = MetadataImage::new();
+        for r in create_topic(&img, &[1], &req("t", 2, 1), TopicId([9; 16])).unwrap() {
+            img.apply(&r).unwrap();
+        }
+        let recs = create_partitions(&img, &[1], "t", 5, None).unwrap();
+        assert_eq!(recs.len(), 3);
+        for r in &recs {
+            img.apply(r).unwrap();
+        }
+        assert_eq!(img.topic("t").unwrap().partitions.len(), 5);
+        assert!(matches!(
+            create_partitions(&img, &[1], "t", 5, None),
+            Err(CreatePartitionsError::InvalidPartitions { current: 5, requested: 5 })
+        ));
+        assert!(matches!(create_partitions(&img, &[1], "nope", 9, None), Err(CreatePartitionsError::UnknownTopic(_))));
+        assert!(matches!(
+            create_partitions(&img, &[1], "t", 6, Some(&[vec![7]])),
+            Err(CreatePartitionsError::InvalidReplicaAssignment(_))
+        ));
     }
 
     #[test]

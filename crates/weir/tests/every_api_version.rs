@@ -82,7 +82,7 @@ fn every_advertised_version_is_served() {
     );
     assert!(
         adv.iter()
-            .all(|(k, _, _)| [0, 1, 2, 3, 18, 19, 20, 22, 32, 33, 44, 60].contains(k)),
+            .all(|(k, _, _)| [0, 1, 2, 3, 18, 19, 20, 22, 32, 33, 37, 44, 60].contains(k)),
         "{adv:?}"
     );
 

@@ -26,6 +26,7 @@ pub const SUPPORTED: &[(i16, i16, i16)] = &[
     (20, 0, 6), // DeleteTopics
     (22, 0, 5), // InitProducerId (idempotent producers; transactional ids refused)
     (32, 0, 4), // DescribeConfigs
+    (37, 0, 3), // CreatePartitions
     (33, 0, 2), // AlterConfigs (topics)
     (44, 0, 1), // IncrementalAlterConfigs (topics)
     (60, 0, 1), // DescribeCluster
