@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 
 use weir_metadata::config_ops::{ConfigOp, incremental_alter, replace_all};
 use weir_protocol::messages::alter_configs_request::AlterConfigsRequest;
-use weir_protocol::messages::alter_configs_response::{AlterConfigsResourceResponse, AlterConfigsResponse};
+use weir_protocol::messages::alter_configs_response::{
+    AlterConfigsResourceResponse, AlterConfigsResponse,
+};
 use weir_protocol::messages::incremental_alter_configs_request::IncrementalAlterConfigsRequest;
 use weir_protocol::messages::incremental_alter_configs_response as inc;
 
@@ -18,20 +20,32 @@ use crate::handlers::describe_configs::RESOURCE_TOPIC;
 fn outcome(result: Result<(), AlterConfigsError>) -> (i16, Option<String>) {
     match result {
         Ok(()) => (0, None),
-        Err(AlterConfigsError::UnknownTopic(t)) => {
-            (ErrorCode::UnknownTopicOrPartition.code(), Some(format!("topic '{t}' does not exist")))
+        Err(AlterConfigsError::UnknownTopic(t)) => (
+            ErrorCode::UnknownTopicOrPartition.code(),
+            Some(format!("topic '{t}' does not exist")),
+        ),
+        Err(AlterConfigsError::Invalid(e)) => {
+            (ErrorCode::InvalidConfig.code(), Some(e.to_string()))
         }
-        Err(AlterConfigsError::Invalid(e)) => (ErrorCode::InvalidConfig.code(), Some(e.to_string())),
         Err(AlterConfigsError::MetadataLog(m)) => (ErrorCode::UnknownServerError.code(), Some(m)),
     }
 }
 
 fn not_a_topic(resource_type: i8) -> (i16, Option<String>) {
-    (ErrorCode::InvalidRequest.code(), Some(format!("altering resource type {resource_type} is not supported")))
+    (
+        ErrorCode::InvalidRequest.code(),
+        Some(format!(
+            "altering resource type {resource_type} is not supported"
+        )),
+    )
 }
 
 /// Answer AlterConfigs.
-pub async fn handle_alter(broker: &Broker, _version: i16, req: AlterConfigsRequest) -> AlterConfigsResponse {
+pub async fn handle_alter(
+    broker: &Broker,
+    _version: i16,
+    req: AlterConfigsRequest,
+) -> AlterConfigsResponse {
     let mut responses = Vec::with_capacity(req.resources.len());
     for r in req.resources {
         let (code, message) = if r.resource_type != RESOURCE_TOPIC {
@@ -48,8 +62,19 @@ pub async fn handle_alter(broker: &Broker, _version: i16, req: AlterConfigsReque
                 }
             }
             match null_key {
-                Some(k) => (ErrorCode::InvalidConfig.code(), Some(format!("null value for config {k}"))),
-                None => outcome(broker.alter_topic_configs(&r.resource_name, |_| replace_all(&configs), req.validate_only).await),
+                Some(k) => (
+                    ErrorCode::InvalidConfig.code(),
+                    Some(format!("null value for config {k}")),
+                ),
+                None => outcome(
+                    broker
+                        .alter_topic_configs(
+                            &r.resource_name,
+                            |_| replace_all(&configs),
+                            req.validate_only,
+                        )
+                        .await,
+                ),
             }
         };
         responses.push(AlterConfigsResourceResponse {
@@ -60,7 +85,11 @@ pub async fn handle_alter(broker: &Broker, _version: i16, req: AlterConfigsReque
             ..Default::default()
         });
     }
-    AlterConfigsResponse { throttle_time_ms: 0, responses, ..Default::default() }
+    AlterConfigsResponse {
+        throttle_time_ms: 0,
+        responses,
+        ..Default::default()
+    }
 }
 
 /// Answer IncrementalAlterConfigs.
@@ -92,7 +121,11 @@ pub async fn handle_incremental(
                 Err(m) => (ErrorCode::InvalidRequest.code(), Some(m)),
                 Ok(ops) => outcome(
                     broker
-                        .alter_topic_configs(&r.resource_name, |cur| incremental_alter(cur, &ops), req.validate_only)
+                        .alter_topic_configs(
+                            &r.resource_name,
+                            |cur| incremental_alter(cur, &ops),
+                            req.validate_only,
+                        )
                         .await,
                 ),
             }
@@ -105,5 +138,9 @@ pub async fn handle_incremental(
             ..Default::default()
         });
     }
-    inc::IncrementalAlterConfigsResponse { throttle_time_ms: 0, responses, ..Default::default() }
+    inc::IncrementalAlterConfigsResponse {
+        throttle_time_ms: 0,
+        responses,
+        ..Default::default()
+    }
 }

@@ -4,34 +4,47 @@
 
 use weir_metadata::topics::CreatePartitionsError;
 use weir_protocol::messages::create_partitions_request::CreatePartitionsRequest;
-use weir_protocol::messages::create_partitions_response::{CreatePartitionsResponse, CreatePartitionsTopicResult};
+use weir_protocol::messages::create_partitions_response::{
+    CreatePartitionsResponse, CreatePartitionsTopicResult,
+};
 
 use crate::broker::{Broker, PartitionsOpError};
 use crate::errors::ErrorCode;
 
 /// Answer CreatePartitions.
-pub async fn handle(broker: &Broker, _version: i16, req: CreatePartitionsRequest) -> CreatePartitionsResponse {
+pub async fn handle(
+    broker: &Broker,
+    _version: i16,
+    req: CreatePartitionsRequest,
+) -> CreatePartitionsResponse {
     let mut results = Vec::with_capacity(req.topics.len());
     let mut seen = std::collections::HashSet::new();
     for t in req.topics {
         let (code, message) = if !seen.insert(t.name.clone()) {
-            (ErrorCode::InvalidRequest, Some("topic listed twice".to_string()))
+            (
+                ErrorCode::InvalidRequest,
+                Some("topic listed twice".to_string()),
+            )
         } else {
-            let assignments: Option<Vec<Vec<i32>>> =
-                t.assignments.map(|a| a.into_iter().map(|x| x.broker_ids).collect());
-            match broker.create_partitions(&t.name, t.count, assignments.as_deref(), req.validate_only).await {
+            let assignments: Option<Vec<Vec<i32>>> = t
+                .assignments
+                .map(|a| a.into_iter().map(|x| x.broker_ids).collect());
+            match broker
+                .create_partitions(&t.name, t.count, assignments.as_deref(), req.validate_only)
+                .await
+            {
                 Ok(()) => (ErrorCode::None, None),
                 Err(e) => {
                     let code = match &e {
                         PartitionsOpError::Rejected(CreatePartitionsError::UnknownTopic(_)) => {
                             ErrorCode::UnknownTopicOrPartition
                         }
-                        PartitionsOpError::Rejected(CreatePartitionsError::InvalidPartitions { .. }) => {
-                            ErrorCode::InvalidPartitions
-                        }
-                        PartitionsOpError::Rejected(CreatePartitionsError::InvalidReplicaAssignment(_)) => {
-                            ErrorCode::InvalidReplicaAssignment
-                        }
+                        PartitionsOpError::Rejected(CreatePartitionsError::InvalidPartitions {
+                            ..
+                        }) => ErrorCode::InvalidPartitions,
+                        PartitionsOpError::Rejected(
+                            CreatePartitionsError::InvalidReplicaAssignment(_),
+                        ) => ErrorCode::InvalidReplicaAssignment,
                         PartitionsOpError::MetadataLog(_) => ErrorCode::UnknownServerError,
                     };
                     (code, Some(e.to_string()))
@@ -45,5 +58,9 @@ pub async fn handle(broker: &Broker, _version: i16, req: CreatePartitionsRequest
             ..Default::default()
         });
     }
-    CreatePartitionsResponse { throttle_time_ms: 0, results, ..Default::default() }
+    CreatePartitionsResponse {
+        throttle_time_ms: 0,
+        results,
+        ..Default::default()
+    }
 }

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use weir_metadata::topic_config::{ConfigSource, TOPIC_CONFIGS, resolve};
 use weir_protocol::messages::describe_configs_request::DescribeConfigsRequest;
 use weir_protocol::messages::describe_configs_response::{
-    DescribeConfigsResourceResult, DescribeConfigsResponse, DescribeConfigsResult, DescribeConfigsSynonym,
+    DescribeConfigsResourceResult, DescribeConfigsResponse, DescribeConfigsResult,
+    DescribeConfigsSynonym,
 };
 
 use crate::broker::Broker;
@@ -26,7 +27,8 @@ const SOURCE_STATIC_BROKER: i8 = 4;
 const SOURCE_DEFAULT: i8 = 5;
 
 fn wanted(keys: &Option<Vec<String>>, name: &str) -> bool {
-    keys.as_ref().is_none_or(|k| k.is_empty() || k.iter().any(|x| x == name))
+    keys.as_ref()
+        .is_none_or(|k| k.is_empty() || k.iter().any(|x| x == name))
 }
 
 fn topic_configs(
@@ -62,7 +64,12 @@ fn topic_configs(
                     }
                 }
                 syns.push(DescribeConfigsSynonym {
-                    name: def.synonyms.first().map(|(k, _)| *k).unwrap_or(def.name).into(),
+                    name: def
+                        .synonyms
+                        .first()
+                        .map(|(k, _)| *k)
+                        .unwrap_or(def.name)
+                        .into(),
                     value: Some(def.default.into()),
                     source: SOURCE_DEFAULT,
                     ..Default::default()
@@ -109,7 +116,11 @@ fn broker_configs(
 }
 
 /// Answer DescribeConfigs.
-pub fn handle(broker: &Broker, version: i16, req: DescribeConfigsRequest) -> DescribeConfigsResponse {
+pub fn handle(
+    broker: &Broker,
+    version: i16,
+    req: DescribeConfigsRequest,
+) -> DescribeConfigsResponse {
     let synonyms = version >= 1 && req.include_synonyms;
     let docs = version >= 3 && req.include_documentation;
     let image = broker.image();
@@ -125,15 +136,24 @@ pub fn handle(broker: &Broker, version: i16, req: DescribeConfigsRequest) -> Des
             match r.resource_type {
                 RESOURCE_TOPIC => match image.topic(&r.resource_name) {
                     Some(t) => {
-                        out.configs =
-                            topic_configs(&t.configs, &broker.config.props, &r.configuration_keys, synonyms, docs)
+                        out.configs = topic_configs(
+                            &t.configs,
+                            &broker.config.props,
+                            &r.configuration_keys,
+                            synonyms,
+                            docs,
+                        )
                     }
                     None => {
                         out.error_code = ErrorCode::UnknownTopicOrPartition.code();
-                        out.error_message = Some(format!("topic '{}' does not exist", r.resource_name));
+                        out.error_message =
+                            Some(format!("topic '{}' does not exist", r.resource_name));
                     }
                 },
-                RESOURCE_BROKER if r.resource_name.is_empty() || r.resource_name == broker.node_id().to_string() => {
+                RESOURCE_BROKER
+                    if r.resource_name.is_empty()
+                        || r.resource_name == broker.node_id().to_string() =>
+                {
                     out.configs = broker_configs(&broker.config.props, &r.configuration_keys, docs);
                 }
                 RESOURCE_BROKER => {
@@ -149,5 +169,9 @@ pub fn handle(broker: &Broker, version: i16, req: DescribeConfigsRequest) -> Des
             out
         })
         .collect();
-    DescribeConfigsResponse { throttle_time_ms: 0, results, ..Default::default() }
+    DescribeConfigsResponse {
+        throttle_time_ms: 0,
+        results,
+        ..Default::default()
+    }
 }
