@@ -116,6 +116,8 @@ pub struct Broker {
     pub metadata: MetadataStore,
     /// Hosted partitions.
     pub logs: LogManager,
+    /// The group coordinator and its driver.
+    pub groups: crate::group_service::GroupService,
     /// Signalled after every append, to wake long-polling fetches.
     pub data_appended: Notify,
     /// Advertised (host, port) of this node, fixed once listeners are bound.
@@ -213,7 +215,9 @@ impl Broker {
             .map(|l| (l.host.clone(), i32::from(l.port)))
             .unwrap_or_else(|| ("127.0.0.1".into(), 9092));
         let next_pid = metadata.image().next_producer_id();
+        let seed = u64::from_le_bytes(random_bytes()[..8].try_into().unwrap_or([7; 8]));
         Ok(Broker {
+            groups: crate::group_service::GroupService::new(config.group.clone(), seed),
             producer_ids: tokio::sync::Mutex::new((next_pid, next_pid)),
             config,
             cluster_id,

@@ -84,6 +84,12 @@ pub struct BrokerConfig {
     pub log_flush_scheduler_interval_ms: u64,
     /// `log.flush.offset.checkpoint.interval.ms`: how often recovery points are checkpointed.
     pub log_flush_offset_checkpoint_interval_ms: u64,
+    /// `offsets.topic.num.partitions`: partitions of `__consumer_offsets`
+    /// when it is created (Kafka's default, 50).
+    pub offsets_topic_num_partitions: i32,
+    /// Group coordinator settings (`group.*`, `offset.metadata.max.bytes`,
+    /// `offsets.retention.*`).
+    pub group: weir_group::GroupConfig,
     /// Every static property as given (file + overrides), used to resolve
     /// topic config defaults through their `log.*` synonyms.
     pub props: BTreeMap<String, String>,
@@ -104,10 +110,8 @@ const TOLERATED_KEYS: &[&str] = &[
     "socket.send.buffer.bytes",
     "socket.receive.buffer.bytes",
     "offsets.topic.replication.factor",
-    "offsets.topic.num.partitions",
     "transaction.state.log.replication.factor",
     "transaction.state.log.min.isr",
-    "group.initial.rebalance.delay.ms",
     "log.retention.check.interval.ms",
     "log.cleaner.enable",
     "log.flush.interval.messages",
@@ -130,6 +134,14 @@ const BROKER_KEYS: &[&str] = &[
     "socket.request.max.bytes",
     "log.flush.scheduler.interval.ms",
     "log.flush.offset.checkpoint.interval.ms",
+    "offsets.topic.num.partitions",
+    "group.initial.rebalance.delay.ms",
+    "group.min.session.timeout.ms",
+    "group.max.session.timeout.ms",
+    "group.max.size",
+    "offset.metadata.max.bytes",
+    "offsets.retention.minutes",
+    "offsets.retention.check.interval.ms",
 ];
 
 fn invalid(key: &str, value: &str, reason: impl Into<String>) -> ConfigError {
@@ -333,8 +345,20 @@ impl BrokerConfig {
                 return Err(invalid(k, &v.to_string(), "must be at least 1"));
             }
         }
+        let offsets_topic_num_partitions: i32 =
+            parse_int(&props, "offsets.topic.num.partitions", 50)?;
+        if offsets_topic_num_partitions < 1 {
+            return Err(invalid(
+                "offsets.topic.num.partitions",
+                &offsets_topic_num_partitions.to_string(),
+                "must be at least 1",
+            ));
+        }
+        let group = group_config(&props)?;
         Ok((
             BrokerConfig {
+                offsets_topic_num_partitions,
+                group,
                 node_id,
                 listeners,
                 advertised_listeners,
@@ -352,6 +376,66 @@ impl BrokerConfig {
             warnings,
         ))
     }
+}
+
+/// The group coordinator's keys, with Kafka's defaults and bounds.
+fn group_config(props: &BTreeMap<String, String>) -> Result<weir_group::GroupConfig, ConfigError> {
+    let d = weir_group::GroupConfig::default();
+    let at_least = |key: &str, v: i64, min: i64| {
+        if v < min {
+            Err(invalid(
+                key,
+                &v.to_string(),
+                format!("must be at least {min}"),
+            ))
+        } else {
+            Ok(v)
+        }
+    };
+    let min_session: i32 = parse_int(
+        props,
+        "group.min.session.timeout.ms",
+        d.min_session_timeout_ms,
+    )?;
+    let max_session: i32 = parse_int(
+        props,
+        "group.max.session.timeout.ms",
+        d.max_session_timeout_ms,
+    )?;
+    if max_session < min_session {
+        return Err(invalid(
+            "group.max.session.timeout.ms",
+            &max_session.to_string(),
+            "must not be below group.min.session.timeout.ms",
+        ));
+    }
+    let delay: i32 = parse_int(
+        props,
+        "group.initial.rebalance.delay.ms",
+        d.initial_rebalance_delay_ms,
+    )?;
+    at_least("group.initial.rebalance.delay.ms", i64::from(delay), 0)?;
+    let max_size: i32 = parse_int(props, "group.max.size", i32::MAX)?;
+    at_least("group.max.size", i64::from(max_size), 1)?;
+    let metadata_max: i32 = parse_int(props, "offset.metadata.max.bytes", 4096)?;
+    at_least("offset.metadata.max.bytes", i64::from(metadata_max), 0)?;
+    let retention_min: i64 = parse_int(props, "offsets.retention.minutes", 10_080)?;
+    at_least("offsets.retention.minutes", retention_min, 1)?;
+    let check_ms: i64 = parse_int(
+        props,
+        "offsets.retention.check.interval.ms",
+        d.offsets_retention_check_interval_ms,
+    )?;
+    at_least("offsets.retention.check.interval.ms", check_ms, 1)?;
+    Ok(weir_group::GroupConfig {
+        min_session_timeout_ms: min_session,
+        max_session_timeout_ms: max_session,
+        initial_rebalance_delay_ms: delay,
+        max_size: usize::try_from(max_size).unwrap_or(usize::MAX),
+        offset_metadata_max_bytes: usize::try_from(metadata_max).unwrap_or(0),
+        offsets_retention_ms: retention_min.saturating_mul(60_000),
+        offsets_retention_check_interval_ms: check_ms,
+    })
 }
 
 #[cfg(test)]

@@ -65,7 +65,7 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr) {
                 break;
             }
         };
-        let handle = match begin(&broker, frame).await {
+        let handle = match begin(&broker, frame, peer).await {
             Pending::Ready(reply) => tokio::spawn(async move { reply }),
             Pending::Wait(fut) => tokio::spawn(fut),
         };

@@ -8,6 +8,8 @@ use weir_metadata::topics::CreateTopicError;
 use weir_protocol::record_batch::BatchError;
 use weir_storage::StorageError;
 
+use weir_group::GroupError;
+
 use crate::partition::AppendError;
 use crate::producer_state::SequenceError;
 
@@ -33,12 +35,30 @@ pub enum ErrorCode {
     RequestTimedOut = 7,
     /// A batch is larger than `max.message.bytes`.
     MessageTooLarge = 10,
+    /// OffsetCommit metadata longer than `offset.metadata.max.bytes`.
+    OffsetMetadataTooLarge = 12,
+    /// The group coordinator is not available (loading, or group dying).
+    CoordinatorNotAvailable = 15,
+    /// This broker is not the coordinator for the key.
+    NotCoordinator = 16,
     /// Illegal topic name or internal topic misuse.
     InvalidTopicException = 17,
     /// Produce request larger than the socket limit.
     RecordListTooLarge = 18,
     /// `acks` other than -1, 0, 1.
     InvalidRequiredAcks = 21,
+    /// Stale group generation.
+    IllegalGeneration = 22,
+    /// Member protocols incompatible with the group's.
+    InconsistentGroupProtocol = 23,
+    /// Empty or invalid group id.
+    InvalidGroupId = 24,
+    /// Member id not in the group.
+    UnknownMemberId = 25,
+    /// Session timeout outside the broker's bounds.
+    InvalidSessionTimeout = 26,
+    /// The group is rebalancing.
+    RebalanceInProgress = 27,
     /// Timestamp out of the allowed range.
     InvalidTimestamp = 32,
     /// API version not supported.
@@ -73,6 +93,18 @@ pub enum ErrorCode {
     FencedLeaderEpoch = 74,
     /// Leader epoch in the request is newer than ours.
     UnknownLeaderEpoch = 75,
+    /// DeleteGroups of a group with members.
+    NonEmptyGroup = 68,
+    /// The group does not exist.
+    GroupIdNotFound = 69,
+    /// JoinGroup v4+: rejoin with the assigned member id.
+    MemberIdRequired = 79,
+    /// `group.max.size` reached.
+    GroupMaxSizeReached = 81,
+    /// A newer member holds this static instance id.
+    FencedInstanceId = 82,
+    /// OffsetDelete of a topic the group subscribes to.
+    GroupSubscribedToTopic = 86,
     /// Compression codec not allowed for this request version.
     UnsupportedCompressionType = 76,
     /// Unknown topic id.
@@ -134,6 +166,37 @@ pub fn create_topic_error_code(e: &CreateTopicError) -> ErrorCode {
         CreateTopicError::InvalidReplicaAssignment(_) => ErrorCode::InvalidReplicaAssignment,
         CreateTopicError::InvalidConfig(_) => ErrorCode::InvalidConfig,
     }
+}
+
+/// Group coordinator failures: one Kafka code each, same names.
+pub fn group_error_code(e: &GroupError) -> ErrorCode {
+    match e {
+        GroupError::CoordinatorNotAvailable => ErrorCode::CoordinatorNotAvailable,
+        GroupError::InvalidGroupId => ErrorCode::InvalidGroupId,
+        GroupError::InvalidSessionTimeout => ErrorCode::InvalidSessionTimeout,
+        GroupError::InconsistentGroupProtocol => ErrorCode::InconsistentGroupProtocol,
+        GroupError::UnknownMemberId => ErrorCode::UnknownMemberId,
+        GroupError::IllegalGeneration => ErrorCode::IllegalGeneration,
+        GroupError::RebalanceInProgress => ErrorCode::RebalanceInProgress,
+        GroupError::MemberIdRequired => ErrorCode::MemberIdRequired,
+        GroupError::GroupMaxSizeReached => ErrorCode::GroupMaxSizeReached,
+        GroupError::FencedInstanceId => ErrorCode::FencedInstanceId,
+        GroupError::GroupIdNotFound => ErrorCode::GroupIdNotFound,
+        GroupError::NonEmptyGroup => ErrorCode::NonEmptyGroup,
+        GroupError::GroupSubscribedToTopic => ErrorCode::GroupSubscribedToTopic,
+        GroupError::OffsetMetadataTooLarge => ErrorCode::OffsetMetadataTooLarge,
+        GroupError::UnknownTopicOrPartition => ErrorCode::UnknownTopicOrPartition,
+    }
+}
+
+/// The code of an optional group error (`None` is success).
+pub fn group_code(e: Option<GroupError>) -> i16 {
+    e.map_or(ErrorCode::None, |e| group_error_code(&e)).code()
+}
+
+/// The code of a group result.
+pub fn group_result_code(r: &Result<(), GroupError>) -> i16 {
+    group_code(r.err())
 }
 
 #[cfg(test)]
@@ -213,6 +276,26 @@ mod tests {
                 47,
             ),
         ];
+        let group_cases = [
+            (GroupError::CoordinatorNotAvailable, 15),
+            (GroupError::InvalidGroupId, 24),
+            (GroupError::InvalidSessionTimeout, 26),
+            (GroupError::InconsistentGroupProtocol, 23),
+            (GroupError::UnknownMemberId, 25),
+            (GroupError::IllegalGeneration, 22),
+            (GroupError::RebalanceInProgress, 27),
+            (GroupError::MemberIdRequired, 79),
+            (GroupError::GroupMaxSizeReached, 81),
+            (GroupError::FencedInstanceId, 82),
+            (GroupError::GroupIdNotFound, 69),
+            (GroupError::NonEmptyGroup, 68),
+            (GroupError::GroupSubscribedToTopic, 86),
+            (GroupError::OffsetMetadataTooLarge, 12),
+            (GroupError::UnknownTopicOrPartition, 3),
+        ];
+        for (e, want) in group_cases {
+            assert_eq!(group_error_code(&e).code(), want, "{e:?}");
+        }
         for (got, want) in cases {
             assert_eq!(got.code(), want, "{got:?}");
         }

@@ -11,6 +11,7 @@ pub mod config;
 pub mod connection;
 pub mod dispatch;
 pub mod errors;
+pub mod group_service;
 pub mod handlers;
 pub mod log_manager;
 pub mod metadata_store;

@@ -10,6 +10,9 @@ use crate::broker::{Broker, now_ms};
 /// Errors starting the server.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    /// The group coordinator could not load.
+    #[error(transparent)]
+    Groups(#[from] crate::group_service::GroupStartError),
     /// Could not bind the listener.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -26,6 +29,7 @@ pub async fn run(
     broker: Arc<Broker>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), ServeError> {
+    crate::group_service::GroupService::start(&broker).await?;
     let l = broker
         .config
         .listeners
