@@ -177,3 +177,138 @@ fn config_and_partition_admin_apis_serve_every_version() {
         );
     }
 }
+
+#[test]
+fn log_dirs_and_leader_epoch_end_offsets_serve_every_version() {
+    use weir_protocol::messages::describe_log_dirs_request::{
+        DescribableLogDirTopic, DescribeLogDirsRequest,
+    };
+    use weir_protocol::messages::describe_log_dirs_response::DescribeLogDirsResponse;
+    use weir_protocol::messages::offset_for_leader_epoch_request::{
+        OffsetForLeaderEpochRequest, OffsetForLeaderPartition, OffsetForLeaderTopic,
+    };
+    use weir_protocol::messages::offset_for_leader_epoch_response::OffsetForLeaderEpochResponse;
+    use weir_protocol::messages::produce_request::{
+        PartitionProduceData, ProduceRequest, TopicProduceData,
+    };
+    use weir_protocol::messages::produce_response::ProduceResponse;
+    use weir_protocol::records::BatchBuilder;
+
+    let broker = TestBroker::start(BIN, &[]);
+    let mut conn = broker.connect();
+    let mut b = BatchBuilder::new(0);
+    for i in 0..10 {
+        b.push(None, Some(format!("value-{i}").as_bytes()), &[], 0);
+    }
+    // Produce auto-creates the topic.
+    let produced: ProduceResponse = conn.call(
+        0,
+        9,
+        &ProduceRequest {
+            transactional_id: None,
+            acks: -1,
+            timeout_ms: 10_000,
+            topic_data: vec![TopicProduceData {
+                name: "dirs".into(),
+                partition_data: vec![PartitionProduceData {
+                    index: 0,
+                    records: Some(b.build()),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        },
+    );
+    assert_eq!(produced.responses[0].partition_responses[0].error_code, 0);
+
+    for v in range(&mut conn, 35) {
+        let all: DescribeLogDirsResponse = conn.call(
+            35,
+            v,
+            &DescribeLogDirsRequest {
+                topics: None,
+                ..Default::default()
+            },
+        );
+        assert_eq!(all.results.len(), 1, "DescribeLogDirs v{v}");
+        let dir = &all.results[0];
+        let topic = dir
+            .topics
+            .iter()
+            .find(|t| t.name == "dirs")
+            .expect("topic listed");
+        assert!(
+            topic.partitions[0].partition_size > 100,
+            "DescribeLogDirs v{v}: size of the written batch"
+        );
+        if v >= 4 {
+            assert!(
+                dir.total_bytes > 0 && dir.usable_bytes > 0 && dir.usable_bytes <= dir.total_bytes
+            );
+        }
+        let one: DescribeLogDirsResponse = conn.call(
+            35,
+            v,
+            &DescribeLogDirsRequest {
+                topics: Some(vec![DescribableLogDirTopic {
+                    topic: "nope".into(),
+                    partitions: vec![0],
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            },
+        );
+        assert!(
+            one.results[0].topics.is_empty(),
+            "DescribeLogDirs v{v} filters topics"
+        );
+    }
+
+    for v in range(&mut conn, 23) {
+        let req = OffsetForLeaderEpochRequest {
+            replica_id: -1,
+            topics: vec![OffsetForLeaderTopic {
+                topic: "dirs".into(),
+                partitions: vec![
+                    OffsetForLeaderPartition {
+                        partition: 0,
+                        current_leader_epoch: -1,
+                        leader_epoch: 0,
+                        ..Default::default()
+                    },
+                    OffsetForLeaderPartition {
+                        partition: 0,
+                        current_leader_epoch: -1,
+                        leader_epoch: 7,
+                        ..Default::default()
+                    },
+                    OffsetForLeaderPartition {
+                        partition: 9,
+                        current_leader_epoch: -1,
+                        leader_epoch: 0,
+                        ..Default::default()
+                    },
+                ],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let resp: OffsetForLeaderEpochResponse = conn.call(23, v, &req);
+        let p = &resp.topics[0].partitions;
+        assert_eq!(
+            (p[0].error_code, p[0].end_offset),
+            (0, 10),
+            "OffsetForLeaderEpoch v{v}: epoch 0 ends at the log end"
+        );
+        assert_eq!(
+            (p[1].error_code, p[1].end_offset),
+            (0, -1),
+            "OffsetForLeaderEpoch v{v}: unknown later epoch"
+        );
+        assert_eq!(
+            p[2].error_code, 3,
+            "OffsetForLeaderEpoch v{v}: unknown partition"
+        );
+    }
+}
