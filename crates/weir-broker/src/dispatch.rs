@@ -21,8 +21,9 @@ use crate::handlers::{
     alter_configs, create_partitions, describe_configs, describe_log_dirs, offset_for_leader_epoch,
 };
 use crate::handlers::{
-    api_versions, create_topics, delete_topics, describe_cluster, fetch, init_producer_id,
-    list_offsets, metadata, produce,
+    api_versions, create_topics, delete_groups, delete_topics, describe_cluster, describe_groups,
+    fetch, find_coordinator, heartbeat, init_producer_id, join_group, leave_group, list_groups,
+    list_offsets, metadata, offset_commit, offset_delete, offset_fetch, produce, sync_group,
 };
 
 /// What the writer sends back for one request.
@@ -57,8 +58,19 @@ pub fn respond<M: Message>(cid: i32, api_key: i16, version: i16, body: &M) -> Re
     }
 }
 
-/// Decode one request frame and run its in-order part.
-pub async fn begin(broker: &Arc<Broker>, mut frame: Bytes) -> Pending {
+/// Reply once `fut` yields the response body.
+fn wait_for<M: Message + 'static>(
+    cid: i32,
+    key: i16,
+    ver: i16,
+    fut: impl Future<Output = M> + Send + 'static,
+) -> Pending {
+    Pending::Wait(Box::pin(async move { respond(cid, key, ver, &fut.await) }))
+}
+
+/// Decode one request frame and run its in-order part. `peer` is the
+/// client's address (group members' `client.host`).
+pub async fn begin(broker: &Arc<Broker>, mut frame: Bytes, peer: std::net::SocketAddr) -> Pending {
     let header = match decode_request_header(&mut frame) {
         Ok(h) => h,
         Err(e) => return Pending::Ready(Reply::Close(format!("invalid request header: {e}"))),
@@ -134,6 +146,51 @@ pub async fn begin(broker: &Arc<Broker>, mut frame: Bytes) -> Pending {
             ver,
             &init_producer_id::handle(broker, ver, r).await,
         )),
+        RequestBody::FindCoordinator(r) => Pending::Ready(respond(
+            cid,
+            key,
+            ver,
+            &find_coordinator::handle(broker, ver, r),
+        )),
+        RequestBody::JoinGroup(r) => {
+            // Kafka's client host: InetAddress.toString, "/1.2.3.4".
+            let host = format!("/{}", peer.ip());
+            wait_for(
+                cid,
+                key,
+                ver,
+                join_group::begin(broker, ver, r, &client_id, &host),
+            )
+        }
+        RequestBody::SyncGroup(r) => wait_for(cid, key, ver, sync_group::begin(broker, ver, r)),
+        RequestBody::Heartbeat(r) => {
+            Pending::Ready(respond(cid, key, ver, &heartbeat::handle(broker, ver, r)))
+        }
+        RequestBody::LeaveGroup(r) => wait_for(cid, key, ver, leave_group::begin(broker, ver, r)),
+        RequestBody::OffsetCommit(r) => {
+            wait_for(cid, key, ver, offset_commit::begin(broker, ver, r))
+        }
+        RequestBody::OffsetFetch(r) => Pending::Ready(respond(
+            cid,
+            key,
+            ver,
+            &offset_fetch::handle(broker, ver, r),
+        )),
+        RequestBody::ListGroups(r) => {
+            Pending::Ready(respond(cid, key, ver, &list_groups::handle(broker, ver, r)))
+        }
+        RequestBody::DescribeGroups(r) => Pending::Ready(respond(
+            cid,
+            key,
+            ver,
+            &describe_groups::handle(broker, ver, r),
+        )),
+        RequestBody::DeleteGroups(r) => {
+            wait_for(cid, key, ver, delete_groups::begin(broker, ver, r))
+        }
+        RequestBody::OffsetDelete(r) => {
+            wait_for(cid, key, ver, offset_delete::begin(broker, ver, r))
+        }
         RequestBody::CreatePartitions(r) => {
             Pending::Ready(respond(cid, key, ver, &create_partitions::handle(broker, ver, r).await))
         }

@@ -21,10 +21,21 @@ pub const SUPPORTED: &[(i16, i16, i16)] = &[
     (1, 0, 17), // Fetch
     (2, 0, 10), // ListOffsets
     (3, 0, 12), // Metadata
+    (8, 0, 9),  // OffsetCommit
+    (9, 0, 9),  // OffsetFetch
+    (10, 0, 6), // FindCoordinator (transaction keys: COORDINATOR_NOT_AVAILABLE)
+    (11, 0, 9), // JoinGroup
+    (12, 0, 4), // Heartbeat
+    (13, 0, 5), // LeaveGroup
+    (14, 0, 5), // SyncGroup
+    (15, 0, 5), // DescribeGroups
+    (16, 0, 5), // ListGroups
     (18, 0, 4), // ApiVersions
     (19, 0, 7), // CreateTopics
     (20, 0, 6), // DeleteTopics
     (22, 0, 5), // InitProducerId (idempotent producers; transactional ids refused)
+    (42, 0, 2), // DeleteGroups
+    (47, 0, 0), // OffsetDelete
     (23, 0, 4), // OffsetForLeaderEpoch
     (32, 0, 4), // DescribeConfigs
     (35, 0, 4), // DescribeLogDirs
