@@ -73,8 +73,10 @@ async fn setup(broker: &Broker, partitions: i32) -> (Arc<Client>, String) {
 
 fn config(group: &str, topic: &str) -> GroupMemberConfig {
     let mut c = GroupMemberConfig::new(group, vec![topic.to_owned()]);
-    c.session_timeout = Duration::from_secs(10);
-    c.rebalance_timeout = Duration::from_secs(10);
+    // Long enough that a member idle while the test runs CLI commands on
+    // a loaded machine is not expired.
+    c.session_timeout = Duration::from_secs(20);
+    c.rebalance_timeout = Duration::from_secs(20);
     c
 }
 
