@@ -81,11 +81,13 @@ impl GroupCoordinator {
         let mut removed_any = false;
         for lm in members {
             let r = leave_one(group, lm, &mut effects);
-            removed_any |= r.is_ok();
-            results.push(r);
+            removed_any |= r == Ok(true);
+            results.push(r.map(|_| ()));
         }
         if removed_any {
             after_removal(group, &cfg, now_ms, &mut effects);
+        } else {
+            try_complete_join(group, now_ms, &mut effects);
         }
         Outcome {
             result: Ok(results),
@@ -106,7 +108,12 @@ impl GroupCoordinator {
             group
                 .pending_members
                 .retain(|_, deadline| *deadline > now_ms);
-            let mut removed = group.pending_members.len() != before;
+            if group.pending_members.len() != before {
+                // Kafka's removePendingMemberAndUpdateClassicGroup: no
+                // rebalance, but a join phase waiting for it may complete.
+                try_complete_join(group, now_ms, &mut fx);
+            }
+            let mut removed = false;
             let expired: Vec<String> = group
                 .members
                 .values()
@@ -300,7 +307,7 @@ fn leave_one(
     group: &mut Group,
     lm: &LeavingMember,
     fx: &mut Vec<Effect>,
-) -> Result<(), GroupError> {
+) -> Result<bool, GroupError> {
     let member_id = if lm.member_id.is_empty() {
         // An admin removing a static member by instance id only.
         let Some(i) = &lm.group_instance_id else {
@@ -321,13 +328,15 @@ fn leave_one(
         lm.member_id.clone()
     };
     if group.pending_members.remove(&member_id).is_some() {
-        return Ok(());
+        // A pending member never joined: no rebalance (Kafka's
+        // removePendingMemberAndUpdateClassicGroup).
+        return Ok(false);
     }
     let m = group
         .remove_member(&member_id)
         .ok_or(GroupError::UnknownMemberId)?;
     release_member(&m, GroupError::UnknownMemberId, fx);
-    Ok(())
+    Ok(true)
 }
 
 /// Kafka's `removeMemberAndUpdateClassicGroup`, after one or more removals.
