@@ -409,3 +409,106 @@ fn offsets_from_response(
     out.sort_by(|a, b| a.partition.cmp(&b.partition));
     Ok(out)
 }
+
+#[cfg(test)]
+#[expect(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "tests fail loudly on purpose"
+)]
+mod tests {
+    use super::*;
+    use weir_protocol::messages::offset_fetch_response::{
+        OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
+        OffsetFetchResponseTopic, OffsetFetchResponseTopics,
+    };
+
+    #[test]
+    fn offsets_are_read_from_the_single_and_the_batched_form() {
+        let single = OffsetFetchResponse {
+            topics: vec![OffsetFetchResponseTopic {
+                name: "t".into(),
+                partitions: vec![
+                    OffsetFetchResponsePartition {
+                        partition_index: 1,
+                        committed_offset: 7,
+                        committed_leader_epoch: 2,
+                        metadata: Some("m".into()),
+                        ..Default::default()
+                    },
+                    OffsetFetchResponsePartition {
+                        partition_index: 0,
+                        committed_offset: -1,
+                        ..Default::default()
+                    },
+                ],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let got = offsets_from_response(single, 7, "g").unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].partition, TopicPartition::new("t", 0));
+        assert_eq!(got[0].offset, -1);
+        assert_eq!(got[1].offset, 7);
+        assert_eq!(got[1].leader_epoch, 2);
+        assert_eq!(got[1].metadata.as_deref(), Some("m"));
+
+        let batched = OffsetFetchResponse {
+            groups: vec![OffsetFetchResponseGroup {
+                group_id: "g".into(),
+                topics: vec![OffsetFetchResponseTopics {
+                    name: "t".into(),
+                    partitions: vec![OffsetFetchResponsePartitions {
+                        partition_index: 3,
+                        committed_offset: 9,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let got = offsets_from_response(batched.clone(), 8, "g").unwrap();
+        assert_eq!(got[0].partition, TopicPartition::new("t", 3));
+        assert_eq!(got[0].offset, 9);
+        assert!(offsets_from_response(batched, 8, "other").is_err());
+
+        let failed = OffsetFetchResponse {
+            error_code: 16,
+            ..Default::default()
+        };
+        let e = offsets_from_response(failed, 7, "g").unwrap_err();
+        assert!(super::super::is_coordinator_error(&e), "{e}");
+    }
+
+    #[test]
+    fn only_empty_or_dead_groups_without_members_are_inactive() {
+        let d = |state: &str, members: usize| GroupDescription {
+            group_id: "g".into(),
+            state: state.into(),
+            protocol_type: "consumer".into(),
+            protocol: String::new(),
+            members: (0..members)
+                .map(|i| GroupMemberDescription {
+                    member_id: format!("m{i}"),
+                    group_instance_id: None,
+                    client_id: String::new(),
+                    client_host: String::new(),
+                    assignment: None,
+                })
+                .collect(),
+            coordinator: Coordinator {
+                node_id: 1,
+                host: "h".into(),
+                port: 1,
+            },
+        };
+        assert!(d("Empty", 0).is_inactive());
+        assert!(d("Dead", 0).is_inactive());
+        assert!(!d("Stable", 1).is_inactive());
+        assert!(!d("PreparingRebalance", 0).is_inactive());
+        assert!(!d("CompletingRebalance", 2).is_inactive());
+    }
+}
