@@ -63,10 +63,10 @@ impl Model {
             match e {
                 Effect::Persist { records, .. } => self.log.extend(records),
                 Effect::Respond(r, Response::Join(o)) => {
-                    if let Some(k) = self.asked.get(&r) {
-                        if o.error.is_none() || !o.member_id.is_empty() {
-                            self.ids.insert(*k, (o.member_id.clone(), o.generation_id));
-                        }
+                    if let Some(k) = self.asked.get(&r)
+                        && (o.error.is_none() || !o.member_id.is_empty())
+                    {
+                        self.ids.insert(*k, (o.member_id.clone(), o.generation_id));
                     }
                 }
                 Effect::Respond(..) => {}
@@ -199,13 +199,10 @@ proptest! {
                 Some(GroupState::Empty) => m.c.generation(&id) != Some(0),
                 _ => false,
             };
-            match settled {
-                true => {
-                    let (a, b) = (m.c.describe(&id).unwrap(), r.describe(&id).unwrap());
-                    prop_assert_eq!(&a.members, &b.members, "members of {}", id);
-                    prop_assert_eq!(m.c.generation(&id), r.generation(&id), "generation of {}", id);
-                }
-                _ => {}
+            if settled {
+                let (a, b) = (m.c.describe(&id).unwrap(), r.describe(&id).unwrap());
+                prop_assert_eq!(&a.members, &b.members, "members of {}", id);
+                prop_assert_eq!(m.c.generation(&id), r.generation(&id), "generation of {}", id);
             }
         }
     }
