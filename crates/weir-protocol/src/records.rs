@@ -191,11 +191,15 @@ fn read_record(r: &mut Reader<'_>) -> Result<RawRecord, RecordError> {
 }
 
 /// Walk the records of an uncompressed batch (`batch` is exactly one whole
-/// batch) calling `f` for each; checks counts, lengths and that offset deltas
-/// are 0, 1, 2, ... as every producer writes them.
+/// batch) calling `f` for each; checks counts, lengths and offset deltas.
+/// With `dense` the deltas must be 0, 1, 2, ... as every producer writes
+/// them; without it (batches read back from a log, which compaction may have
+/// thinned, keeping the base offset and `lastOffsetDelta`) they must only be
+/// strictly increasing within `0..=lastOffsetDelta`.
 fn walk_records(
     header: &BatchHeader,
     batch: &[u8],
+    dense: bool,
     mut f: impl FnMut(&[u8], RawRecord),
 ) -> Result<(), BatchError> {
     let mut r = Reader {
@@ -213,6 +217,7 @@ fn walk_records(
             actual: i32::try_from(r.remaining() / MIN_RECORD_LEN).unwrap_or(i32::MAX),
         });
     }
+    let mut previous_delta = -1;
     for index in 0..declared {
         if r.remaining() == 0 {
             return Err(BatchError::RecordCountMismatch {
@@ -221,7 +226,13 @@ fn walk_records(
             });
         }
         let raw = read_record(&mut r).map_err(|kind| BatchError::InvalidRecord { index, kind })?;
-        if raw.offset_delta != index {
+        let in_order = if dense {
+            raw.offset_delta == index
+        } else {
+            raw.offset_delta > previous_delta && raw.offset_delta <= header.last_offset_delta
+        };
+        previous_delta = raw.offset_delta;
+        if !in_order {
             return Err(BatchError::InvalidRecord {
                 index,
                 kind: RecordError::NonSequentialOffset(raw.offset_delta),
@@ -272,7 +283,8 @@ pub fn recompress_batch(batch: &[u8], target: Compression) -> Result<Bytes, Batc
     } else {
         decompressed_batch(&header, batch)?
     };
-    check_records(&header, &plain)?;
+    // Offsets of a batch read back from a compacted log may have gaps.
+    walk_records(&header, &plain, false, |_, _| {})?;
     let records = plain.get(BATCH_HEADER_LEN..).unwrap_or(&[]);
     let body = crate::compression::compress(target, records)?;
     let mut out = BytesMut::with_capacity(BATCH_HEADER_LEN + body.len());
@@ -293,7 +305,7 @@ pub fn recompress_batch(batch: &[u8], target: Compression) -> Result<Bytes, Batc
 /// Check the records of an uncompressed batch without building them
 /// (producer validation). `batch` is exactly one whole batch.
 pub(crate) fn check_records(header: &BatchHeader, batch: &[u8]) -> Result<(), BatchError> {
-    walk_records(header, batch, |_, _| {})
+    walk_records(header, batch, true, |_, _| {})
 }
 
 /// Decode the records of the first batch in `batch` (bytes after that batch
@@ -316,7 +328,7 @@ pub fn decode_batch_records(batch: &Bytes) -> Result<(BatchHeader, Vec<Record>),
         .min(whole.len() / MIN_RECORD_LEN);
     let mut records = Vec::with_capacity(capacity);
     let log_append_time = header.timestamp_type() == TimestampType::LogAppendTime;
-    walk_records(&header, &whole, |_, raw| {
+    walk_records(&header, &whole, false, |_, raw| {
         let slice = |r: std::ops::Range<usize>| whole.slice(r);
         let timestamp = if log_append_time {
             header.max_timestamp

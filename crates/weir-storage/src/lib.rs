@@ -8,6 +8,7 @@
 //!     00000000000000004096.log ...    next segment, named by its base offset
 //!     recovery-point-offset-checkpoint
 //!     log-start-offset-checkpoint
+//!     cleaner-offset-checkpoint       compacted logs: end of the cleaned section
 //!     .clean_shutdown                 only between a clean close and the next open
 //! ```
 //!
@@ -25,20 +26,24 @@
 #![deny(clippy::unwrap_used, clippy::indexing_slicing)]
 
 pub mod checkpoint;
+pub mod cleaner;
 mod config;
 mod error;
 pub mod index;
 pub mod io;
 pub mod log;
 pub mod recovery;
+pub mod retention;
 pub mod segment;
 pub mod time_index;
 
+pub use cleaner::{CleanStats, CleanableInfo, CleanerConfig, clean};
 pub use config::{LogConfig, SEGMENT_BYTES_MAX, SEGMENT_BYTES_MIN, SEGMENT_INDEX_BYTES_MAX};
 pub use error::{Corruption, StorageError};
 pub use io::{FileIo, StdFileIo};
 pub use log::{AppendInfo, Log, SyncTarget};
 pub use recovery::{RecoveryMode, RecoveryStats};
+pub use retention::RetentionOutcome;
 
 pub(crate) const BATCH_HEADER_LEN_U64: u64 = weir_protocol::record_batch::BATCH_HEADER_LEN as u64;
 

@@ -18,9 +18,11 @@
 //!   8); reads still work, because the in-memory state only ever advances
 //!   after a write succeeded. Reopening the log runs recovery.
 //!
-//! Retention (later) deletes segments from the front of `segments` and
-//! moves `log_start_offset`; the `VecDeque` and the per-segment max
-//! timestamps are there for it.
+//! * Retention ([`crate::retention`]) deletes segments from the front of
+//!   `segments` only, never the active one, and moves `log_start_offset`
+//!   forward (persisted before any file is removed). The cleaner
+//!   ([`crate::cleaner`]) replaces a closed segment in place with a
+//!   thinned copy of the same base offset; offsets may then have gaps.
 
 #![deny(clippy::unwrap_used, clippy::indexing_slicing)]
 
@@ -88,16 +90,16 @@ impl SyncTarget {
 /// One partition's log: a directory of segments.
 #[derive(Debug)]
 pub struct Log {
-    dir: PathBuf,
-    config: LogConfig,
-    io: Arc<dyn FileIo>,
-    segments: VecDeque<Segment>,
-    log_start_offset: i64,
-    recovery_point: i64,
-    recovery_point_on_disk: Option<i64>,
-    log_start_on_disk: Option<i64>,
-    offline: bool,
-    stats: RecoveryStats,
+    pub(crate) dir: PathBuf,
+    pub(crate) config: LogConfig,
+    pub(crate) io: Arc<dyn FileIo>,
+    pub(crate) segments: VecDeque<Segment>,
+    pub(crate) log_start_offset: i64,
+    pub(crate) recovery_point: i64,
+    pub(crate) recovery_point_on_disk: Option<i64>,
+    pub(crate) log_start_on_disk: Option<i64>,
+    pub(crate) offline: bool,
+    pub(crate) stats: RecoveryStats,
 }
 
 static DELETE_ID: AtomicU64 = AtomicU64::new(0);
@@ -203,11 +205,11 @@ impl Log {
         clippy::expect_used,
         reason = "segments is never empty (module invariant)"
     )]
-    fn active(&self) -> &Segment {
+    pub(crate) fn active(&self) -> &Segment {
         self.segments.back().expect("log has an active segment")
     }
 
-    fn ensure_online(&self) -> Result<(), StorageError> {
+    pub(crate) fn ensure_online(&self) -> Result<(), StorageError> {
         if self.offline {
             Err(StorageError::LogOffline)
         } else {
@@ -216,7 +218,7 @@ impl Log {
     }
 
     /// Run a write-side step; a failure takes the log offline.
-    fn guard<T>(&mut self, result: Result<T, StorageError>) -> Result<T, StorageError> {
+    pub(crate) fn guard<T>(&mut self, result: Result<T, StorageError>) -> Result<T, StorageError> {
         if let Err(e) = &result {
             tracing::error!(dir = %self.dir.display(), error = %e, "log I/O failed, taking the log offline");
             self.offline = true;
@@ -345,7 +347,7 @@ impl Log {
 
     /// Seal the active segment (final time-index entry, fsync) and start a
     /// new one at the log-end offset. The recovery point moves to it.
-    fn roll(&mut self, now_ms: i64) -> Result<(), StorageError> {
+    pub(crate) fn roll(&mut self, now_ms: i64) -> Result<(), StorageError> {
         let next = self.log_end_offset();
         let io = Arc::clone(&self.io);
         let result = (|| {

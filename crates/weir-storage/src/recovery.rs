@@ -40,6 +40,7 @@ use crate::config::LogConfig;
 use crate::error::{Corruption, StorageError};
 use crate::index::OffsetEntry;
 use crate::io::FileIo;
+use crate::retention::DELETED_SUFFIX;
 use crate::segment::{INDEX_SUFFIX, LOG_SUFFIX, Segment, TIME_INDEX_SUFFIX, parse_segment_file};
 use crate::time_index::TimeEntry;
 
@@ -119,6 +120,9 @@ pub(crate) fn load(
         Err(e) => return Err(StorageError::io("remove", marker, e)),
     }
     let clean = stats.clean_shutdown;
+    // Before listing: a decided cleaner swap replaces its segment's files,
+    // an undecided one is removed (see `cleaner::swap`).
+    crate::cleaner::swap::recover(io, dir)?;
     let bases = list_segments(io, dir)?;
     stats.segments_loaded = bases.len();
     let recovery_point_on_disk = read_checkpoint(io, dir, RECOVERY_POINT_FILE, mode)?;
@@ -231,8 +235,8 @@ fn read_checkpoint(
 }
 
 /// Segment base offsets in the directory, ascending. Removes leftovers of
-/// interrupted operations: checkpoint temp files and index files whose
-/// `.log` is gone.
+/// interrupted operations: checkpoint temp files, files of deleted segments
+/// (`.deleted`) and index files whose `.log` is gone.
 fn list_segments(io: &dyn FileIo, dir: &Path) -> Result<Vec<i64>, StorageError> {
     let mut logs = Vec::new();
     let mut indexes = Vec::new();
@@ -247,7 +251,7 @@ fn list_segments(io: &dyn FileIo, dir: &Path) -> Result<Vec<i64>, StorageError> 
             .or_else(|| parse_segment_file(name, TIME_INDEX_SUFFIX))
         {
             indexes.push((base, entry.path()));
-        } else if name.ends_with(TMP_SUFFIX) {
+        } else if name.ends_with(TMP_SUFFIX) || name.ends_with(DELETED_SUFFIX) {
             io.remove_file(&entry.path())
                 .map_err(|e| StorageError::io("remove", entry.path(), e))?;
         }

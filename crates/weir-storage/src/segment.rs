@@ -90,19 +90,33 @@ impl Segment {
         segment_index_bytes: u64,
         now_ms: i64,
     ) -> Result<Segment, StorageError> {
-        let log_path = segment_file(dir, base_offset, LOG_SUFFIX);
+        Segment::create_named(io, dir, base_offset, segment_index_bytes, now_ms, "")
+    }
+
+    /// [`Segment::create`] with `extra` after each file's suffix
+    /// (`<base>.log.cleaned`, ...): the cleaner writes a replacement segment
+    /// under these names before swapping it in.
+    pub(crate) fn create_named(
+        io: &dyn FileIo,
+        dir: &Path,
+        base_offset: i64,
+        segment_index_bytes: u64,
+        now_ms: i64,
+        extra: &str,
+    ) -> Result<Segment, StorageError> {
+        let log_path = segment_file(dir, base_offset, &format!("{LOG_SUFFIX}{extra}"));
         let log = io
             .create(&log_path)
             .map_err(|e| StorageError::io("create", &log_path, e))?;
         let index = IndexFile::create(
             io,
-            segment_file(dir, base_offset, INDEX_SUFFIX),
+            segment_file(dir, base_offset, &format!("{INDEX_SUFFIX}{extra}")),
             segment_index_bytes,
             true,
         )?;
         let time_index = IndexFile::create(
             io,
-            segment_file(dir, base_offset, TIME_INDEX_SUFFIX),
+            segment_file(dir, base_offset, &format!("{TIME_INDEX_SUFFIX}{extra}")),
             segment_index_bytes,
             true,
         )?;

@@ -69,3 +69,70 @@ pub fn read_all(log: &weir_storage::Log, from: i64, max_bytes: usize) -> Vec<(i6
     }
     out
 }
+
+/// One batch of keyed records `(key, value)` (`None` value: tombstone),
+/// timestamps all `ts`.
+pub fn keyed_batch(entries: &[(&str, Option<&str>)], ts: i64) -> BytesMut {
+    let mut b = BatchBuilder::new(ts);
+    for (k, v) in entries {
+        b.push(Some(k.as_bytes()), v.map(str::as_bytes), &[], ts);
+    }
+    BytesMut::from(&b.build()[..])
+}
+
+/// A record read back: offset, key, value (`None`: tombstone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kv {
+    pub offset: i64,
+    pub key: Option<String>,
+    pub value: Option<String>,
+}
+
+/// Every record of the log from its start, batch by batch, accepting the
+/// offset gaps compaction leaves. Checks offsets strictly increase.
+pub fn read_kv(log: &weir_storage::Log) -> Vec<Kv> {
+    use weir_protocol::record_batch::BatchIter;
+    let mut out: Vec<Kv> = Vec::new();
+    let mut next = log.log_start_offset();
+    let end = log.log_end_offset();
+    while next < end {
+        let bytes = log.read(next, 1 << 20, i64::MAX).expect("read");
+        if bytes.is_empty() {
+            break;
+        }
+        let mut last_batch_end = next;
+        for item in BatchIter::verified(&bytes) {
+            let (pos, h) = item.expect("valid batch");
+            let one = bytes.slice(pos..pos + h.total_len());
+            let (_, recs) = decode_batch_records(&one).expect("decodes");
+            for r in recs {
+                if r.offset < next {
+                    continue;
+                }
+                if let Some(prev) = out.last() {
+                    assert!(r.offset > prev.offset, "offsets must increase");
+                }
+                out.push(Kv {
+                    offset: r.offset,
+                    key: r.key.map(|k| String::from_utf8_lossy(&k).into_owned()),
+                    value: r.value.map(|v| String::from_utf8_lossy(&v).into_owned()),
+                });
+            }
+            last_batch_end = h.last_offset() + 1;
+        }
+        assert!(last_batch_end > next, "read made progress");
+        next = last_batch_end;
+    }
+    out
+}
+
+/// The last record of each key, in key order.
+pub fn latest_by_key(records: &[Kv]) -> std::collections::BTreeMap<String, Kv> {
+    let mut map = std::collections::BTreeMap::new();
+    for r in records {
+        if let Some(k) = &r.key {
+            map.insert(k.clone(), r.clone());
+        }
+    }
+    map
+}
