@@ -344,6 +344,25 @@ fn build_map(
     Ok(stop.unwrap_or(first_uncleanable))
 }
 
+/// Copy the batches of `seg` before byte `until` unchanged.
+fn copy_batches(
+    io: &dyn crate::io::FileIo,
+    seg: &Segment,
+    until: u64,
+    writer: &mut CleanedWriter,
+) -> Result<(), StorageError> {
+    let mut position = 0;
+    while position < until {
+        let Some(header) = seg.header_at(io, position)? else {
+            break;
+        };
+        let bytes = seg.read_at(io, position, header.total_len())?;
+        writer.push(io, &bytes, header)?;
+        position += header.total_len() as u64;
+    }
+    Ok(())
+}
+
 /// Rewrite segment `i` keeping what the map and the delete horizon allow,
 /// and swap the result in if anything was removed.
 fn clean_segment(
@@ -364,16 +383,12 @@ fn clean_segment(
     let drop_tombstones = seg.max_timestamp >= 0 && seg.max_timestamp < delete_horizon_ms;
     stats.segments_read += 1;
     stats.bytes_read += seg.size;
-    let created = CleanedWriter::create(
-        &*io,
-        &dir,
-        base,
-        log.config.segment_index_bytes,
-        log.config.index_interval_bytes,
-        now_ms,
-    );
-    let mut writer = log.guard(created)?;
-    let mut changed = false;
+    let index_bytes = log.config.segment_index_bytes;
+    let interval = log.config.index_interval_bytes;
+    // The `.cleaned` copy is only started at the first batch that changes
+    // (the unchanged batches before it are copied then), so a pass over an
+    // already compact segment reads it and writes nothing.
+    let mut writer: Option<CleanedWriter> = None;
     let mut tombstones_removed = 0u64;
     let mut records = (0u64, 0u64);
     let result = match log.segments.get(i) {
@@ -399,14 +414,23 @@ fn clean_segment(
             .map_err(|e| corrupt(seg, position, e))?;
             records.0 += counts.read;
             records.1 += counts.kept;
-            match filtered {
-                Filtered::Unchanged => writer.push(&*io, bytes, *header)?,
-                Filtered::Thinned(b) => {
-                    changed = true;
-                    let h = BatchHeader::parse(&b).map_err(|e| corrupt(seg, position, e))?;
-                    writer.push(&*io, &b, h)?;
+            let w = match (&mut writer, &filtered) {
+                (Some(w), _) => w,
+                (None, Filtered::Unchanged) => return Ok(true),
+                (None, _) => {
+                    let mut w =
+                        CleanedWriter::create(&*io, &dir, base, index_bytes, interval, now_ms)?;
+                    copy_batches(&*io, seg, position, &mut w)?;
+                    writer.insert(w)
                 }
-                Filtered::Removed => changed = true,
+            };
+            match filtered {
+                Filtered::Unchanged => w.push(&*io, bytes, *header)?,
+                Filtered::Thinned(b) => {
+                    let h = BatchHeader::parse(&b).map_err(|e| corrupt(seg, position, e))?;
+                    w.push(&*io, &b, h)?;
+                }
+                Filtered::Removed => {}
             }
             Ok(true)
         }),
@@ -423,14 +447,12 @@ fn clean_segment(
     stats.records_read += records.0;
     stats.records_kept += records.1;
     stats.tombstones_removed += tombstones_removed;
-    let finished = writer.finish(&*io);
-    let (size, max_timestamp, offset_of_max_timestamp) = log.guard(finished)?;
-    if !changed {
-        let result = swap::discard(&*io, &dir, base);
-        log.guard(result)?;
+    let Some(writer) = writer else {
         stats.bytes_written += log.segments.get(i).map_or(0, |s| s.size);
         return Ok(());
-    }
+    };
+    let finished = writer.finish(&*io);
+    let (size, max_timestamp, offset_of_max_timestamp) = log.guard(finished)?;
     let result = swap::commit(&*io, &dir, base).and_then(|()| swap::complete(&*io, &dir, base));
     log.guard(result)?;
     let reopened = Segment::open(&*io, &dir, base, log.config.segment_index_bytes, false);
