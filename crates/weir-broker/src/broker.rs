@@ -362,17 +362,25 @@ impl Broker {
     ) -> Result<(), AlterConfigsError> {
         let _guard = self.controller.lock().await;
         let image = self.image();
-        let topic = image.topic(name).ok_or_else(|| AlterConfigsError::UnknownTopic(name.to_string()))?;
+        let topic = image
+            .topic(name)
+            .ok_or_else(|| AlterConfigsError::UnknownTopic(name.to_string()))?;
         let next = compute(&topic.configs)?;
         if validate_only {
             return Ok(());
         }
         let records = weir_metadata::config_ops::diff_records(name, &topic.configs, &next);
-        self.metadata.commit(&records, now_ms()).map_err(|e| AlterConfigsError::MetadataLog(e.to_string()))?;
+        self.metadata
+            .commit(&records, now_ms())
+            .map_err(|e| AlterConfigsError::MetadataLog(e.to_string()))?;
         if let Some(topic) = self.image().topic(name) {
             self.logs.refresh_topic_config(topic);
         }
-        tracing::info!(topic = name, changes = records.len(), "altered topic configs");
+        tracing::info!(
+            topic = name,
+            changes = records.len(),
+            "altered topic configs"
+        );
         Ok(())
     }
 
@@ -396,7 +404,9 @@ impl Broker {
             return Ok(());
         }
         let now = now_ms();
-        self.metadata.commit(&records, now).map_err(|e| PartitionsOpError::MetadataLog(e.to_string()))?;
+        self.metadata
+            .commit(&records, now)
+            .map_err(|e| PartitionsOpError::MetadataLog(e.to_string()))?;
         if let Some(topic) = self.image().topic(name)
             && let Err(e) = self.logs.open_topic(topic, now)
         {

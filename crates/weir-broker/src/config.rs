@@ -84,6 +84,13 @@ pub struct BrokerConfig {
     pub log_flush_scheduler_interval_ms: u64,
     /// `log.flush.offset.checkpoint.interval.ms`: how often recovery points are checkpointed.
     pub log_flush_offset_checkpoint_interval_ms: u64,
+    /// `log.retention.check.interval.ms`: how often retention and the log
+    /// cleaner look at every log.
+    pub log_retention_check_interval_ms: u64,
+    /// `log.cleaner.enable`: compact `cleanup.policy=compact` topics.
+    pub log_cleaner_enable: bool,
+    /// `log.cleaner.dedupe.buffer.size`: memory for the cleaner's key map.
+    pub log_cleaner_dedupe_buffer_size: usize,
     /// `offsets.topic.num.partitions`: partitions of `__consumer_offsets`
     /// when it is created (Kafka's default, 50).
     pub offsets_topic_num_partitions: i32,
@@ -112,8 +119,6 @@ const TOLERATED_KEYS: &[&str] = &[
     "offsets.topic.replication.factor",
     "transaction.state.log.replication.factor",
     "transaction.state.log.min.isr",
-    "log.retention.check.interval.ms",
-    "log.cleaner.enable",
     "log.flush.interval.messages",
     "log.flush.interval.ms",
     "share.coordinator.state.topic.replication.factor",
@@ -134,6 +139,9 @@ const BROKER_KEYS: &[&str] = &[
     "socket.request.max.bytes",
     "log.flush.scheduler.interval.ms",
     "log.flush.offset.checkpoint.interval.ms",
+    "log.retention.check.interval.ms",
+    "log.cleaner.enable",
+    "log.cleaner.dedupe.buffer.size",
     "offsets.topic.num.partitions",
     "group.initial.rebalance.delay.ms",
     "group.min.session.timeout.ms",
@@ -345,6 +353,27 @@ impl BrokerConfig {
                 return Err(invalid(k, &v.to_string(), "must be at least 1"));
             }
         }
+        let log_retention_check_interval_ms: i64 =
+            parse_int(&props, "log.retention.check.interval.ms", 300_000)?;
+        if log_retention_check_interval_ms < 1 {
+            return Err(invalid(
+                "log.retention.check.interval.ms",
+                &log_retention_check_interval_ms.to_string(),
+                "must be at least 1",
+            ));
+        }
+        let log_cleaner_enable = parse_bool(&props, "log.cleaner.enable", true)?;
+        // Kafka's default is 128 MiB shared by its cleaner threads; one
+        // cleaner pass here gets 32 MiB unless configured.
+        let log_cleaner_dedupe_buffer_size: i64 =
+            parse_int(&props, "log.cleaner.dedupe.buffer.size", 32 << 20)?;
+        if log_cleaner_dedupe_buffer_size < 1024 {
+            return Err(invalid(
+                "log.cleaner.dedupe.buffer.size",
+                &log_cleaner_dedupe_buffer_size.to_string(),
+                "must be at least 1024",
+            ));
+        }
         let offsets_topic_num_partitions: i32 =
             parse_int(&props, "offsets.topic.num.partitions", 50)?;
         if offsets_topic_num_partitions < 1 {
@@ -357,6 +386,9 @@ impl BrokerConfig {
         let group = group_config(&props)?;
         Ok((
             BrokerConfig {
+                log_retention_check_interval_ms: log_retention_check_interval_ms as u64,
+                log_cleaner_enable,
+                log_cleaner_dedupe_buffer_size: log_cleaner_dedupe_buffer_size as usize,
                 offsets_topic_num_partitions,
                 group,
                 node_id,

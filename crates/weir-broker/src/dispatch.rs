@@ -18,7 +18,8 @@ use weir_protocol::header::{decode_request_header, encode_response_frame};
 
 use crate::broker::Broker;
 use crate::handlers::{
-    alter_configs, create_partitions, describe_configs, describe_log_dirs, offset_for_leader_epoch,
+    alter_configs, create_partitions, delete_records, describe_configs, describe_log_dirs,
+    offset_for_leader_epoch,
 };
 use crate::handlers::{
     api_versions, create_topics, delete_groups, delete_topics, describe_cluster, describe_groups,
@@ -191,21 +192,42 @@ pub async fn begin(broker: &Arc<Broker>, mut frame: Bytes, peer: std::net::Socke
         RequestBody::OffsetDelete(r) => {
             wait_for(cid, key, ver, offset_delete::begin(broker, ver, r))
         }
-        RequestBody::CreatePartitions(r) => {
-            Pending::Ready(respond(cid, key, ver, &create_partitions::handle(broker, ver, r).await))
-        }
-        RequestBody::DescribeLogDirs(r) => {
-            Pending::Ready(respond(cid, key, ver, &describe_log_dirs::handle(broker, ver, r)))
-        }
-        RequestBody::OffsetForLeaderEpoch(r) => {
-            Pending::Ready(respond(cid, key, ver, &offset_for_leader_epoch::handle(broker, ver, r)))
-        }
-        RequestBody::DescribeConfigs(r) => {
-            Pending::Ready(respond(cid, key, ver, &describe_configs::handle(broker, ver, r)))
-        }
-        RequestBody::AlterConfigs(r) => {
-            Pending::Ready(respond(cid, key, ver, &alter_configs::handle_alter(broker, ver, r).await))
-        }
+        RequestBody::CreatePartitions(r) => Pending::Ready(respond(
+            cid,
+            key,
+            ver,
+            &create_partitions::handle(broker, ver, r).await,
+        )),
+        RequestBody::DeleteRecords(r) => Pending::Ready(respond(
+            cid,
+            key,
+            ver,
+            &delete_records::handle(broker, ver, r).await,
+        )),
+        RequestBody::DescribeLogDirs(r) => Pending::Ready(respond(
+            cid,
+            key,
+            ver,
+            &describe_log_dirs::handle(broker, ver, r),
+        )),
+        RequestBody::OffsetForLeaderEpoch(r) => Pending::Ready(respond(
+            cid,
+            key,
+            ver,
+            &offset_for_leader_epoch::handle(broker, ver, r),
+        )),
+        RequestBody::DescribeConfigs(r) => Pending::Ready(respond(
+            cid,
+            key,
+            ver,
+            &describe_configs::handle(broker, ver, r),
+        )),
+        RequestBody::AlterConfigs(r) => Pending::Ready(respond(
+            cid,
+            key,
+            ver,
+            &alter_configs::handle_alter(broker, ver, r).await,
+        )),
         RequestBody::IncrementalAlterConfigs(r) => Pending::Ready(respond(
             cid,
             key,

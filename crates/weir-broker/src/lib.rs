@@ -13,6 +13,7 @@ pub mod dispatch;
 pub mod errors;
 pub mod group_service;
 pub mod handlers;
+pub mod log_maintenance;
 pub mod log_manager;
 pub mod metadata_store;
 pub mod partition;

@@ -430,3 +430,73 @@ fn load_producer_state(log: &Log) -> ProducerStates {
     }
     state
 }
+
+impl Partition {
+    /// Apply `retention.ms` and `retention.bytes` (never the active segment
+    /// unless it is itself past `retention.ms`). Returns bytes deleted.
+    pub fn enforce_retention(&self, now_ms: i64) -> Result<u64, StorageError> {
+        let cfg = self.config();
+        if !cfg.cleanup_delete {
+            return Ok(0);
+        }
+        let mut guard = self.lock();
+        let log = guard.as_mut().ok_or(StorageError::LogOffline)?;
+        let by_time = log.delete_retention_ms_breached(cfg.retention_ms, now_ms)?;
+        let by_size = log.delete_retention_size_breached(cfg.retention_bytes)?;
+        let deleted = by_time.bytes_deleted + by_size.bytes_deleted;
+        if by_time.segments_deleted + by_size.segments_deleted > 0 {
+            tracing::info!(
+                topic = %self.topic,
+                partition = self.index,
+                segments = by_time.segments_deleted + by_size.segments_deleted,
+                bytes = deleted,
+                log_start_offset = by_size.log_start_offset,
+                "retention deleted old segments"
+            );
+        }
+        Ok(deleted)
+    }
+
+    /// DeleteRecords: advance the log-start offset to `offset` (-1 = the
+    /// high watermark). Returns the new log-start offset.
+    pub fn delete_records_before(&self, offset: i64) -> Result<i64, StorageError> {
+        let mut guard = self.lock();
+        let log = guard.as_mut().ok_or(StorageError::LogOffline)?;
+        let hw = log.log_end_offset();
+        let target = if offset == -1 { hw } else { offset };
+        if target < 0 || target > hw {
+            return Err(StorageError::OffsetOutOfRange {
+                requested: target,
+                log_start: log.log_start_offset(),
+                log_end: hw,
+            });
+        }
+        log.delete_records_before(target)
+    }
+
+    /// One log-cleaner pass if the topic is compacted and dirty enough.
+    pub fn maybe_clean(
+        &self,
+        key_map_bytes: usize,
+        now_ms: i64,
+    ) -> Result<Option<weir_storage::cleaner::CleanStats>, StorageError> {
+        let cfg = self.config();
+        if !cfg.cleanup_compact {
+            return Ok(None);
+        }
+        let cleaner = weir_storage::cleaner::CleanerConfig {
+            min_compaction_lag_ms: cfg.min_compaction_lag_ms,
+            delete_retention_ms: cfg.delete_retention_ms,
+            min_cleanable_dirty_ratio: cfg.min_cleanable_dirty_ratio,
+            max_compaction_lag_ms: cfg.max_compaction_lag_ms,
+            key_map_bytes,
+        };
+        let mut guard = self.lock();
+        let log = guard.as_mut().ok_or(StorageError::LogOffline)?;
+        let info = log.cleanable_dirty_ratio(&cleaner, now_ms)?;
+        if !info.needs_cleaning(&cleaner) {
+            return Ok(None);
+        }
+        weir_storage::cleaner::clean(log, &cleaner, now_ms).map(Some)
+    }
+}

@@ -73,6 +73,7 @@ pub async fn run(
     println!("weir broker listening on {local}");
 
     let flusher = tokio::spawn(flush_loop(broker.clone()));
+    let maintenance = tokio::spawn(crate::log_maintenance::run(broker.clone()));
     let accept = async {
         loop {
             match listener.accept().await {
@@ -92,6 +93,7 @@ pub async fn run(
         _ = shutdown => {}
     }
     flusher.abort();
+    maintenance.abort();
     tracing::info!("shutting down: flushing and closing logs");
     let b = broker.clone();
     let _ = tokio::task::spawn_blocking(move || b.shutdown()).await;

@@ -22,7 +22,11 @@ pub enum ConfigOp {
 }
 
 fn list_items(v: &str) -> Vec<String> {
-    v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 fn require_list(key: &str, value: &str) -> Result<(), ConfigError> {
@@ -59,7 +63,10 @@ pub fn incremental_alter(
             }
             ConfigOp::Append(k, v) | ConfigOp::Subtract(k, v) => {
                 require_list(k, v)?;
-                let base = next.get(k).cloned().or_else(|| topic_config_def(k).map(|d| d.default.to_string()));
+                let base = next
+                    .get(k)
+                    .cloned()
+                    .or_else(|| topic_config_def(k).map(|d| d.default.to_string()));
                 let mut items = list_items(base.as_deref().unwrap_or(""));
                 let changes = list_items(v);
                 if matches!(op, ConfigOp::Append(..)) {
@@ -81,7 +88,9 @@ pub fn incremental_alter(
 }
 
 /// AlterConfigs (legacy): the given set replaces every override.
-pub fn replace_all(configs: &BTreeMap<String, String>) -> Result<BTreeMap<String, String>, ConfigError> {
+pub fn replace_all(
+    configs: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, ConfigError> {
     for (k, v) in configs {
         validate_topic_config(k, v)?;
     }
@@ -89,16 +98,28 @@ pub fn replace_all(configs: &BTreeMap<String, String>) -> Result<BTreeMap<String
 }
 
 /// The records that turn `old` overrides into `new` ones.
-pub fn diff_records(topic: &str, old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -> Vec<MetadataRecord> {
+pub fn diff_records(
+    topic: &str,
+    old: &BTreeMap<String, String>,
+    new: &BTreeMap<String, String>,
+) -> Vec<MetadataRecord> {
     let mut out = Vec::new();
     for (k, v) in new {
         if old.get(k) != Some(v) {
-            out.push(MetadataRecord::TopicConfig { topic: topic.into(), name: k.clone(), value: Some(v.clone()) });
+            out.push(MetadataRecord::TopicConfig {
+                topic: topic.into(),
+                name: k.clone(),
+                value: Some(v.clone()),
+            });
         }
     }
     for k in old.keys() {
         if !new.contains_key(k) {
-            out.push(MetadataRecord::TopicConfig { topic: topic.into(), name: k.clone(), value: None });
+            out.push(MetadataRecord::TopicConfig {
+                topic: topic.into(),
+                name: k.clone(),
+                value: None,
+            });
         }
     }
     out
@@ -109,7 +130,10 @@ mod tests {
     use super::*;
 
     fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -124,18 +148,36 @@ mod tests {
             ],
         )
         .unwrap();
-        assert_eq!(next, map(&[("segment.ms", "500"), ("cleanup.policy", "delete,compact")]));
-        let next = incremental_alter(&next, &[ConfigOp::Subtract("cleanup.policy".into(), "delete".into())]).unwrap();
+        assert_eq!(
+            next,
+            map(&[("segment.ms", "500"), ("cleanup.policy", "delete,compact")])
+        );
+        let next = incremental_alter(
+            &next,
+            &[ConfigOp::Subtract("cleanup.policy".into(), "delete".into())],
+        )
+        .unwrap();
         assert_eq!(next.get("cleanup.policy").unwrap(), "compact");
     }
 
     #[test]
     fn refuses_invalid_values_unknown_keys_and_list_ops_on_scalars() {
         let cur = BTreeMap::new();
-        assert!(incremental_alter(&cur, &[ConfigOp::Set("retention.ms".into(), "x".into())]).is_err());
+        assert!(
+            incremental_alter(&cur, &[ConfigOp::Set("retention.ms".into(), "x".into())]).is_err()
+        );
         assert!(incremental_alter(&cur, &[ConfigOp::Set("nope".into(), "1".into())]).is_err());
-        assert!(incremental_alter(&cur, &[ConfigOp::Append("retention.ms".into(), "1".into())]).is_err());
-        assert!(incremental_alter(&cur, &[ConfigOp::Subtract("cleanup.policy".into(), "delete".into())]).is_err());
+        assert!(
+            incremental_alter(&cur, &[ConfigOp::Append("retention.ms".into(), "1".into())])
+                .is_err()
+        );
+        assert!(
+            incremental_alter(
+                &cur,
+                &[ConfigOp::Subtract("cleanup.policy".into(), "delete".into())]
+            )
+            .is_err()
+        );
         assert!(replace_all(&map(&[("max.message.bytes", "-4")])).is_err());
     }
 
@@ -145,7 +187,15 @@ mod tests {
         let new = map(&[("a.b", "1"), ("e.f", "3")]);
         let recs = diff_records("t", &old, &new);
         assert_eq!(recs.len(), 2);
-        assert!(recs.contains(&MetadataRecord::TopicConfig { topic: "t".into(), name: "e.f".into(), value: Some("3".into()) }));
-        assert!(recs.contains(&MetadataRecord::TopicConfig { topic: "t".into(), name: "c.d".into(), value: None }));
+        assert!(recs.contains(&MetadataRecord::TopicConfig {
+            topic: "t".into(),
+            name: "e.f".into(),
+            value: Some("3".into())
+        }));
+        assert!(recs.contains(&MetadataRecord::TopicConfig {
+            topic: "t".into(),
+            name: "c.d".into(),
+            value: None
+        }));
     }
 }

@@ -511,6 +511,18 @@ pub struct EffectiveTopicConfig {
     /// `compression.type`: `producer` keeps what the producer sent;
     /// otherwise the codec batches are stored with.
     pub compression_type: String,
+    /// `cleanup.policy` contains `delete`.
+    pub cleanup_delete: bool,
+    /// `cleanup.policy` contains `compact`.
+    pub cleanup_compact: bool,
+    /// `delete.retention.ms`.
+    pub delete_retention_ms: i64,
+    /// `min.compaction.lag.ms`.
+    pub min_compaction_lag_ms: i64,
+    /// `max.compaction.lag.ms`.
+    pub max_compaction_lag_ms: i64,
+    /// `min.cleanable.dirty.ratio`.
+    pub min_cleanable_dirty_ratio: f64,
 }
 
 impl EffectiveTopicConfig {
@@ -529,6 +541,12 @@ impl EffectiveTopicConfig {
                 .parse()
                 .unwrap_or_else(|_| def.default.parse().unwrap_or(0))
         };
+        let policy: Vec<String> = topic_config_def("cleanup.policy")
+            .map(|d| resolve(d, topic_overrides, broker).0)
+            .unwrap_or_else(|| "delete".into())
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .collect();
         let ts_def = topic_config_def("message.timestamp.type");
         let log_append_time = ts_def
             .map(|d| resolve(d, topic_overrides, broker).0 == "LogAppendTime")
@@ -548,6 +566,14 @@ impl EffectiveTopicConfig {
             compression_type: topic_config_def("compression.type")
                 .map(|d| resolve(d, topic_overrides, broker).0)
                 .unwrap_or_else(|| "producer".to_string()),
+            cleanup_delete: policy.iter().any(|p| p == "delete"),
+            cleanup_compact: policy.iter().any(|p| p == "compact"),
+            delete_retention_ms: get("delete.retention.ms"),
+            min_compaction_lag_ms: get("min.compaction.lag.ms"),
+            max_compaction_lag_ms: get("max.compaction.lag.ms"),
+            min_cleanable_dirty_ratio: topic_config_def("min.cleanable.dirty.ratio")
+                .and_then(|d| resolve(d, topic_overrides, broker).0.trim().parse().ok())
+                .unwrap_or(0.5),
         }
     }
 }
@@ -611,6 +637,10 @@ mod tests {
             &map(&[]),
         );
         assert!(eff.log_append_time);
+        assert!(eff.cleanup_delete && !eff.cleanup_compact);
+        let both =
+            EffectiveTopicConfig::resolve(&map(&[("cleanup.policy", "compact,delete")]), &map(&[]));
+        assert!(both.cleanup_delete && both.cleanup_compact);
         assert_eq!(eff.max_message_bytes, 1_048_588);
     }
 }

@@ -156,7 +156,9 @@ pub enum CreatePartitionsError {
     #[error("topic '{0}' does not exist")]
     UnknownTopic(String),
     /// The count does not increase, or is out of range.
-    #[error("topic currently has {current} partitions, {requested} would not increase it (max {PARTITIONS_PER_TOPIC_MAX})")]
+    #[error(
+        "topic currently has {current} partitions, {requested} would not increase it (max {PARTITIONS_PER_TOPIC_MAX})"
+    )]
     InvalidPartitions {
         /// Current partition count.
         current: i32,
@@ -177,12 +179,23 @@ pub fn create_partitions(
     total: i32,
     assignments: Option<&[Vec<NodeId>]>,
 ) -> Result<Vec<MetadataRecord>, CreatePartitionsError> {
-    let topic = image.topic(name).ok_or_else(|| CreatePartitionsError::UnknownTopic(name.to_string()))?;
+    let topic = image
+        .topic(name)
+        .ok_or_else(|| CreatePartitionsError::UnknownTopic(name.to_string()))?;
     let current = topic.partitions.len() as i32;
     if total <= current || total > PARTITIONS_PER_TOPIC_MAX {
-        return Err(CreatePartitionsError::InvalidPartitions { current, requested: total });
+        return Err(CreatePartitionsError::InvalidPartitions {
+            current,
+            requested: total,
+        });
     }
-    let rf = topic.partitions.values().next().map(|p| p.replicas.len()).unwrap_or(1).max(1);
+    let rf = topic
+        .partitions
+        .values()
+        .next()
+        .map(|p| p.replicas.len())
+        .unwrap_or(1)
+        .max(1);
     let new = (total - current) as usize;
     if let Some(a) = assignments {
         if a.len() != new {
@@ -191,7 +204,10 @@ pub fn create_partitions(
                 a.len()
             )));
         }
-        if let Some(bad) = a.iter().find(|r| r.len() != rf || r.iter().any(|b| !brokers.contains(b))) {
+        if let Some(bad) = a
+            .iter()
+            .find(|r| r.len() != rf || r.iter().any(|b| !brokers.contains(b)))
+        {
             return Err(CreatePartitionsError::InvalidReplicaAssignment(format!(
                 "replicas {bad:?}: need {rf} live brokers out of {brokers:?}"
             )));
@@ -207,7 +223,9 @@ pub fn create_partitions(
         let p = current + i as i32;
         let replicas: Vec<NodeId> = match assignments.and_then(|a| a.get(i)) {
             Some(r) => r.clone(),
-            None => (0..rf).filter_map(|r| brokers.get((p as usize + r) % brokers.len()).copied()).collect(),
+            None => (0..rf)
+                .filter_map(|r| brokers.get((p as usize + r) % brokers.len()).copied())
+                .collect(),
         };
         records.push(MetadataRecord::Partition {
             topic_id: topic.id,
@@ -272,9 +290,15 @@ mod tests {
         assert_eq!(img.topic("t").unwrap().partitions.len(), 5);
         assert!(matches!(
             create_partitions(&img, &[1], "t", 5, None),
-            Err(CreatePartitionsError::InvalidPartitions { current: 5, requested: 5 })
+            Err(CreatePartitionsError::InvalidPartitions {
+                current: 5,
+                requested: 5
+            })
         ));
-        assert!(matches!(create_partitions(&img, &[1], "nope", 9, None), Err(CreatePartitionsError::UnknownTopic(_))));
+        assert!(matches!(
+            create_partitions(&img, &[1], "nope", 9, None),
+            Err(CreatePartitionsError::UnknownTopic(_))
+        ));
         assert!(matches!(
             create_partitions(&img, &[1], "t", 6, Some(&[vec![7]])),
             Err(CreatePartitionsError::InvalidReplicaAssignment(_))

@@ -265,6 +265,39 @@ fn log_dirs_and_leader_epoch_end_offsets_serve_every_version() {
         );
     }
 
+    for v in range(&mut conn, 21) {
+        use weir_protocol::messages::delete_records_request::{
+            DeleteRecordsPartition, DeleteRecordsRequest, DeleteRecordsTopic,
+        };
+        use weir_protocol::messages::delete_records_response::DeleteRecordsResponse;
+        let req = |offset: i64| DeleteRecordsRequest {
+            topics: vec![DeleteRecordsTopic {
+                name: "dirs".into(),
+                partitions: vec![DeleteRecordsPartition {
+                    partition_index: 0,
+                    offset,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            timeout_ms: 10_000,
+            ..Default::default()
+        };
+        let low = i64::from(v) + 1;
+        let resp: DeleteRecordsResponse = conn.call(21, v, &req(low));
+        let p = &resp.topics[0].partitions[0];
+        assert_eq!(
+            (p.error_code, p.low_watermark),
+            (0, low),
+            "DeleteRecords v{v}"
+        );
+        let past: DeleteRecordsResponse = conn.call(21, v, &req(11));
+        assert_eq!(
+            past.topics[0].partitions[0].error_code, 1,
+            "DeleteRecords v{v}: past the high watermark"
+        );
+    }
+
     for v in range(&mut conn, 23) {
         let req = OffsetForLeaderEpochRequest {
             replica_id: -1,

@@ -33,6 +33,7 @@ pub const SUPPORTED: &[(i16, i16, i16)] = &[
     (18, 0, 4), // ApiVersions
     (19, 0, 7), // CreateTopics
     (20, 0, 6), // DeleteTopics
+    (21, 0, 2), // DeleteRecords
     (22, 0, 5), // InitProducerId (idempotent producers; transactional ids refused)
     (42, 0, 2), // DeleteGroups
     (47, 0, 0), // OffsetDelete
