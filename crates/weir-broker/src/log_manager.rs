@@ -23,7 +23,8 @@ pub struct LogManager {
     partitions: RwLock<HashMap<TopicPartition, Arc<Partition>>>,
 }
 
-fn log_config(cfg: &EffectiveTopicConfig) -> LogConfig {
+/// The storage settings of a topic config.
+pub fn log_config(cfg: &EffectiveTopicConfig) -> LogConfig {
     LogConfig {
         segment_bytes: cfg.segment_bytes,
         segment_ms: Some(cfg.segment_ms),

@@ -198,6 +198,11 @@ impl Partition {
 
     /// Replace the effective topic config (dynamic config change).
     pub fn set_config(&self, config: EffectiveTopicConfig) {
+        if let Some(log) = self.lock().as_mut()
+            && let Err(e) = log.set_config(crate::log_manager::log_config(&config))
+        {
+            tracing::warn!(topic = %self.topic, partition = self.index, error = %e, "segment configs not applied");
+        }
         *self.config.write().unwrap_or_else(|p| p.into_inner()) = config;
     }
 

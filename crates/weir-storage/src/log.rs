@@ -166,6 +166,15 @@ impl Log {
         &self.config
     }
 
+    /// Replace the configuration (a dynamic topic config change). Segment
+    /// size and age limits apply from the next append; existing segments
+    /// and indexes are left as they are.
+    pub fn set_config(&mut self, config: LogConfig) -> Result<(), StorageError> {
+        config.validate()?;
+        self.config = config;
+        Ok(())
+    }
+
     /// First offset that may be read.
     pub fn log_start_offset(&self) -> i64 {
         self.log_start_offset
