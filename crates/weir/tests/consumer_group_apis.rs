@@ -96,7 +96,14 @@ fn join_alone(conn: &mut RawConn, v: i16, group: &str) -> (String, i32) {
     (r.member_id, r.generation_id)
 }
 
-fn sync(conn: &mut RawConn, v: i16, group: &str, member: &str, generation: i32, assignment: &'static [u8]) -> SyncGroupResponse {
+fn sync(
+    conn: &mut RawConn,
+    v: i16,
+    group: &str,
+    member: &str,
+    generation: i32,
+    assignment: &'static [u8],
+) -> SyncGroupResponse {
     conn.call(
         14,
         v,
@@ -130,7 +137,14 @@ fn heartbeat(conn: &mut RawConn, v: i16, group: &str, member: &str, generation: 
     r.error_code
 }
 
-fn commit(conn: &mut RawConn, v: i16, group: &str, member: &str, generation: i32, parts: &[(&str, i32, i64, &str)]) -> Vec<i16> {
+fn commit(
+    conn: &mut RawConn,
+    v: i16,
+    group: &str,
+    member: &str,
+    generation: i32,
+    parts: &[(&str, i32, i64, &str)],
+) -> Vec<i16> {
     let topics = parts
         .iter()
         .map(|(t, p, o, m)| OffsetCommitRequestTopic {
@@ -222,14 +236,21 @@ fn every_advertised_group_api_version_is_served() {
         let r: FindCoordinatorResponse = conn.call(10, v, &req);
         if v >= 4 {
             assert_eq!(r.coordinators.len(), 2, "FindCoordinator v{v}");
-            assert!(r.coordinators.iter().all(|c| c.error_code == 0 && c.node_id == 1));
+            assert!(
+                r.coordinators
+                    .iter()
+                    .all(|c| c.error_code == 0 && c.node_id == 1)
+            );
         } else {
             assert_eq!((r.error_code, r.node_id), (0, 1), "FindCoordinator v{v}");
         }
         if v >= 1 {
             let txn = FindCoordinatorRequest { key_type: 1, ..req };
             let r: FindCoordinatorResponse = conn.call(10, v, &txn);
-            let code = r.coordinators.first().map_or(r.error_code, |c| c.error_code);
+            let code = r
+                .coordinators
+                .first()
+                .map_or(r.error_code, |c| c.error_code);
             assert_eq!(code, 15, "transaction coordinator v{v}");
         }
     }
@@ -247,9 +268,21 @@ fn every_advertised_group_api_version_is_served() {
     let (m, generation) = join_alone(&mut conn, 5, "hb");
     assert_eq!(sync(&mut conn, 5, "hb", &m, generation, b"").error_code, 0);
     for v in 0..=4 {
-        assert_eq!(heartbeat(&mut conn, v, "hb", &m, generation), 0, "Heartbeat v{v}");
-        assert_eq!(heartbeat(&mut conn, v, "hb", &m, generation + 7), 22, "stale generation v{v}");
-        assert_eq!(heartbeat(&mut conn, v, "hb", "nobody", generation), 25, "unknown member v{v}");
+        assert_eq!(
+            heartbeat(&mut conn, v, "hb", &m, generation),
+            0,
+            "Heartbeat v{v}"
+        );
+        assert_eq!(
+            heartbeat(&mut conn, v, "hb", &m, generation + 7),
+            22,
+            "stale generation v{v}"
+        );
+        assert_eq!(
+            heartbeat(&mut conn, v, "hb", "nobody", generation),
+            25,
+            "unknown member v{v}"
+        );
     }
     for v in 0..=5 {
         let g = format!("leave-v{v}");
@@ -258,13 +291,23 @@ fn every_advertised_group_api_version_is_served() {
             LeaveGroupRequest {
                 group_id: g.clone(),
                 members: vec![
-                    MemberIdentity { member_id: m.clone(), ..Default::default() },
-                    MemberIdentity { member_id: "ghost".into(), ..Default::default() },
+                    MemberIdentity {
+                        member_id: m.clone(),
+                        ..Default::default()
+                    },
+                    MemberIdentity {
+                        member_id: "ghost".into(),
+                        ..Default::default()
+                    },
                 ],
                 ..Default::default()
             }
         } else {
-            LeaveGroupRequest { group_id: g.clone(), member_id: m.clone(), ..Default::default() }
+            LeaveGroupRequest {
+                group_id: g.clone(),
+                member_id: m.clone(),
+                ..Default::default()
+            }
         };
         let r: LeaveGroupResponse = conn.call(13, v, &req);
         assert_eq!(r.error_code, 0, "LeaveGroup v{v}");
@@ -275,13 +318,24 @@ fn every_advertised_group_api_version_is_served() {
     }
     for v in 0..=9 {
         let g = format!("commit-v{v}");
-        let codes = commit(&mut conn, v, &g, "", -1, &[("t", 1, 100 + i64::from(v), "meta")]);
+        let codes = commit(
+            &mut conn,
+            v,
+            &g,
+            "",
+            -1,
+            &[("t", 1, 100 + i64::from(v), "meta")],
+        );
         assert_eq!(codes, vec![0], "OffsetCommit v{v}");
     }
     for v in 0..=9 {
         let (offset, meta) = fetch(&mut conn, v, "commit-v3", "t", 1);
         assert_eq!((offset, meta.as_str()), (103, "meta"), "OffsetFetch v{v}");
-        assert_eq!(fetch(&mut conn, v, "commit-v3", "t", 2).0, -1, "no commit v{v}");
+        assert_eq!(
+            fetch(&mut conn, v, "commit-v3", "t", 2).0,
+            -1,
+            "no commit v{v}"
+        );
     }
     for v in 0..=5 {
         let r: ListGroupsResponse = conn.call(
@@ -309,7 +363,11 @@ fn every_advertised_group_api_version_is_served() {
             },
         );
         let g = &r.groups[0];
-        assert_eq!((g.error_code, g.group_state.as_str()), (0, "Stable"), "DescribeGroups v{v}");
+        assert_eq!(
+            (g.error_code, g.group_state.as_str()),
+            (0, "Stable"),
+            "DescribeGroups v{v}"
+        );
         assert_eq!(g.protocol_data, "range");
         assert_eq!(&g.members[0].member_assignment[..], b"assigned");
         assert_eq!(&g.members[0].member_metadata[..], b"sub");
@@ -318,7 +376,10 @@ fn every_advertised_group_api_version_is_served() {
     }
     for v in 0..=2 {
         let g = format!("commit-v{v}");
-        let req = DeleteGroupsRequest { groups_names: vec![g.clone(), "hb".into()], ..Default::default() };
+        let req = DeleteGroupsRequest {
+            groups_names: vec![g.clone(), "hb".into()],
+            ..Default::default()
+        };
         let r: DeleteGroupsResponse = conn.call(42, v, &req);
         let codes: Vec<i16> = r.results.iter().map(|x| x.error_code).collect();
         assert_eq!(codes, vec![0, 68], "DeleteGroups v{v}");
@@ -332,7 +393,10 @@ fn every_advertised_group_api_version_is_served() {
             group_id: "commit-v4".into(),
             topics: vec![OffsetDeleteRequestTopic {
                 name: "t".into(),
-                partitions: vec![OffsetDeleteRequestPartition { partition_index: 1, ..Default::default() }],
+                partitions: vec![OffsetDeleteRequestPartition {
+                    partition_index: 1,
+                    ..Default::default()
+                }],
                 ..Default::default()
             }],
             ..Default::default()
@@ -348,9 +412,22 @@ fn offsets_and_membership_survive_kill_9() {
     let mut conn = broker.connect();
     create_topic(&mut conn, "orders", 2);
     let (m, generation) = join_alone(&mut conn, 9, "app");
-    assert_eq!(sync(&mut conn, 5, "app", &m, generation, b"orders-0-1").error_code, 0);
+    assert_eq!(
+        sync(&mut conn, 5, "app", &m, generation, b"orders-0-1").error_code,
+        0
+    );
     assert_eq!(heartbeat(&mut conn, 4, "app", &m, generation), 0);
-    assert_eq!(commit(&mut conn, 9, "app", &m, generation, &[("orders", 0, 42, "x"), ("orders", 1, 7, "")]), vec![0, 0]);
+    assert_eq!(
+        commit(
+            &mut conn,
+            9,
+            "app",
+            &m,
+            generation,
+            &[("orders", 0, 42, "x"), ("orders", 1, 7, "")]
+        ),
+        vec![0, 0]
+    );
     assert_eq!(fetch(&mut conn, 9, "app", "orders", 0), (42, "x".into()));
 
     broker.kill_and_restart();
@@ -359,19 +436,36 @@ fn offsets_and_membership_survive_kill_9() {
     assert_eq!(fetch(&mut conn, 7, "app", "orders", 1), (7, String::new()));
     // The member and its generation were loaded too.
     assert_eq!(heartbeat(&mut conn, 4, "app", &m, generation), 0);
-    assert_eq!(commit(&mut conn, 9, "app", &m, generation, &[("orders", 0, 43, "")]), vec![0]);
+    assert_eq!(
+        commit(
+            &mut conn,
+            9,
+            "app",
+            &m,
+            generation,
+            &[("orders", 0, 43, "")]
+        ),
+        vec![0]
+    );
     // __consumer_offsets is an internal topic.
     let md: MetadataResponse = conn.call(
         3,
         12,
         &MetadataRequest {
-            topics: Some(vec![MetadataRequestTopic { name: Some("__consumer_offsets".into()), ..Default::default() }]),
+            topics: Some(vec![MetadataRequestTopic {
+                name: Some("__consumer_offsets".into()),
+                ..Default::default()
+            }]),
             ..Default::default()
         },
     );
     assert_eq!(md.topics[0].error_code, 0);
     assert!(md.topics[0].is_internal);
-    assert_eq!(md.topics[0].partitions.len(), 5, "offsets.topic.num.partitions");
+    assert_eq!(
+        md.topics[0].partitions.len(),
+        5,
+        "offsets.topic.num.partitions"
+    );
 }
 
 #[test]
@@ -379,15 +473,27 @@ fn bad_input_gets_kafka_codes_and_leaves_other_groups_alone() {
     let broker = TestBroker::start(BIN, FAST);
     let mut conn = broker.connect();
     create_topic(&mut conn, "t", 2);
-    assert_eq!(commit(&mut conn, 8, "bystander", "", -1, &[("t", 0, 5, "keep")]), vec![0]);
+    assert_eq!(
+        commit(&mut conn, 8, "bystander", "", -1, &[("t", 0, 5, "keep")]),
+        vec![0]
+    );
 
     let (m, generation) = join_alone(&mut conn, 9, "g");
     // Malformed assignment bytes are opaque to the coordinator: delivered
     // as sent, and the group keeps working.
     let r = sync(&mut conn, 5, "g", &m, generation, b"\xff\xff\x00garbage");
-    assert_eq!((r.error_code, &r.assignment[..]), (0, &b"\xff\xff\x00garbage"[..]));
-    assert_eq!(sync(&mut conn, 5, "g", &m, generation - 1, b"").error_code, 22);
-    assert_eq!(sync(&mut conn, 5, "g", "ghost", generation, b"").error_code, 25);
+    assert_eq!(
+        (r.error_code, &r.assignment[..]),
+        (0, &b"\xff\xff\x00garbage"[..])
+    );
+    assert_eq!(
+        sync(&mut conn, 5, "g", &m, generation - 1, b"").error_code,
+        22
+    );
+    assert_eq!(
+        sync(&mut conn, 5, "g", "ghost", generation, b"").error_code,
+        25
+    );
     let big = "m".repeat(4097);
     let codes = commit(
         &mut conn,
@@ -395,12 +501,26 @@ fn bad_input_gets_kafka_codes_and_leaves_other_groups_alone() {
         "g",
         &m,
         generation,
-        &[("t", 0, 1, ""), ("t", 9, 1, ""), ("nope", 0, 1, ""), ("t", 1, 1, &big)],
+        &[
+            ("t", 0, 1, ""),
+            ("t", 9, 1, ""),
+            ("nope", 0, 1, ""),
+            ("t", 1, 1, &big),
+        ],
     );
     assert_eq!(codes, vec![0, 3, 3, 12]);
-    assert_eq!(commit(&mut conn, 8, "g", &m, generation + 1, &[("t", 0, 2, "")]), vec![22]);
-    assert_eq!(commit(&mut conn, 8, "g", "ghost", generation, &[("t", 0, 2, "")]), vec![25]);
-    assert_eq!(commit(&mut conn, 9, "no-such-group", "m", 3, &[("t", 0, 2, "")]), vec![69]);
+    assert_eq!(
+        commit(&mut conn, 8, "g", &m, generation + 1, &[("t", 0, 2, "")]),
+        vec![22]
+    );
+    assert_eq!(
+        commit(&mut conn, 8, "g", "ghost", generation, &[("t", 0, 2, "")]),
+        vec![25]
+    );
+    assert_eq!(
+        commit(&mut conn, 9, "no-such-group", "m", 3, &[("t", 0, 2, "")]),
+        vec![69]
+    );
     let mut r = join(&mut conn, 9, "g", "");
     r = join(&mut conn, 9, "", &r.member_id);
     assert_eq!(r.error_code, 24, "empty group id");
@@ -414,7 +534,10 @@ fn bad_input_gets_kafka_codes_and_leaves_other_groups_alone() {
             ..Default::default()
         },
     );
-    assert_eq!(bad.error_code, 26, "session timeout below group.min.session.timeout.ms");
+    assert_eq!(
+        bad.error_code, 26,
+        "session timeout below group.min.session.timeout.ms"
+    );
 
     assert_eq!(fetch(&mut conn, 8, "g", "t", 0).0, 1);
     assert_eq!(fetch(&mut conn, 8, "bystander", "t", 0), (5, "keep".into()));
