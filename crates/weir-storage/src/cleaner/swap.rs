@@ -4,13 +4,15 @@
 //!
 //! 1. Write `<base>.log.cleaned`, `<base>.index.cleaned`,
 //!    `<base>.timeindex.cleaned`, and fsync all three.
-//! 2. Rename the two indexes to `.index.swap` / `.timeindex.swap`, then the
-//!    log to `<base>.log.swap`, and fsync the directory. **The rename of
-//!    the `.log` file is the commit point**: from then on the swap is
-//!    decided.
-//! 3. Rename `.index.swap` and `.timeindex.swap` over the old indexes, then
-//!    `.log.swap` over the old `.log` (each rename atomically replaces the
-//!    old file), and fsync the directory.
+//! 2. Rename the two indexes to `.index.swap` / `.timeindex.swap`, fsync
+//!    the directory, then rename the log to `<base>.log.swap` and fsync the
+//!    directory. **The rename of the `.log` file is the commit point**: from
+//!    then on the swap is decided.
+//! 3. Rename `.index.swap` and `.timeindex.swap` over the old indexes, fsync
+//!    the directory, then `.log.swap` over the old `.log` (each rename
+//!    atomically replaces the old file), and fsync the directory. The
+//!    directory fsync between the indexes and the log keeps the order of
+//!    the renames on disk, which recovery relies on.
 //!
 //! ## Recovery ([`recover`], run by `open` before segments are listed)
 //!
@@ -50,8 +52,8 @@ pub const SWAP_SUFFIX: &str = ".swap";
 /// segment.
 const WRITE_BUFFER_BYTES: usize = 1 << 20;
 
-/// Indexes first, the log last: the log's rename is the commit point.
-const SUFFIXES_IN_SWAP_ORDER: [&str; 3] = [INDEX_SUFFIX, TIME_INDEX_SUFFIX, LOG_SUFFIX];
+/// The three files of a segment.
+const SEGMENT_SUFFIXES: [&str; 3] = [INDEX_SUFFIX, TIME_INDEX_SUFFIX, LOG_SUFFIX];
 
 fn with(suffix: &str, extra: &str) -> String {
     format!("{suffix}{extra}")
@@ -153,29 +155,42 @@ fn sync_dir(io: &dyn FileIo, dir: &Path) -> Result<(), StorageError> {
 /// Step 2: `.cleaned` → `.swap`, log last; the swap is decided once this
 /// returns.
 pub(crate) fn commit(io: &dyn FileIo, dir: &Path, base_offset: i64) -> Result<(), StorageError> {
-    for suffix in SUFFIXES_IN_SWAP_ORDER {
+    let rename = |suffix: &str| {
         let from = segment_file(dir, base_offset, &with(suffix, CLEANED_SUFFIX));
         let to = segment_file(dir, base_offset, &with(suffix, SWAP_SUFFIX));
         io.rename(&from, &to)
-            .map_err(|e| StorageError::io("rename", &from, e))?;
-    }
+            .map_err(|e| StorageError::io("rename", &from, e))
+    };
+    rename(INDEX_SUFFIX)?;
+    rename(TIME_INDEX_SUFFIX)?;
+    // The index renames must be durable before the commit point: a
+    // `.log.swap` next to a `.index.cleaned` would be completed with the
+    // old index.
+    sync_dir(io, dir)?;
+    rename(LOG_SUFFIX)?;
     sync_dir(io, dir)
 }
 
 /// Step 3: `.swap` → final names, log last.
 pub(crate) fn complete(io: &dyn FileIo, dir: &Path, base_offset: i64) -> Result<(), StorageError> {
-    for suffix in SUFFIXES_IN_SWAP_ORDER {
+    let rename = |suffix: &str| {
         let from = segment_file(dir, base_offset, &with(suffix, SWAP_SUFFIX));
         let to = segment_file(dir, base_offset, suffix);
-        rename_if_present(io, &from, &to)?;
-    }
+        rename_if_present(io, &from, &to)
+    };
+    rename(INDEX_SUFFIX)?;
+    rename(TIME_INDEX_SUFFIX)?;
+    // Durable before the log moves: an `.index.swap` without a
+    // `.log.swap` is taken for an undecided swap and deleted.
+    sync_dir(io, dir)?;
+    rename(LOG_SUFFIX)?;
     sync_dir(io, dir)
 }
 
 /// Remove the `.cleaned` files of one segment (a clean that gave up, or
 /// found nothing to remove).
 pub(crate) fn discard(io: &dyn FileIo, dir: &Path, base_offset: i64) -> Result<(), StorageError> {
-    for suffix in SUFFIXES_IN_SWAP_ORDER {
+    for suffix in SEGMENT_SUFFIXES {
         remove_if_present(
             io,
             &segment_file(dir, base_offset, &with(suffix, CLEANED_SUFFIX)),
