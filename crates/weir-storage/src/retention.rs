@@ -62,7 +62,7 @@ impl Log {
     ) -> Result<RetentionOutcome, StorageError> {
         self.ensure_online()?;
         if retention_ms < 0 {
-            return Ok(self.retention_outcome(0, 0));
+            return self.delete_log_start_breached();
         }
         let horizon_ms = now_ms.saturating_sub(retention_ms);
         let breached = |seg: &Segment| {
@@ -74,7 +74,8 @@ impl Log {
             .iter()
             .take(closed)
             .take_while(|s| breached(s))
-            .count();
+            .count()
+            .max(self.segments_below_log_start());
         let active = self.active();
         if count == closed && active.size > 0 && breached(active) {
             self.roll(now_ms)?;
@@ -96,7 +97,7 @@ impl Log {
     ) -> Result<RetentionOutcome, StorageError> {
         self.ensure_online()?;
         if retention_bytes < 0 {
-            return Ok(self.retention_outcome(0, 0));
+            return self.delete_log_start_breached();
         }
         let size = i64::try_from(self.size_bytes()).unwrap_or(i64::MAX);
         let mut excess = size.saturating_sub(retention_bytes);
@@ -110,11 +111,34 @@ impl Log {
             excess -= seg_size;
             count += 1;
         }
+        let count = count.max(self.segments_below_log_start());
         let log_start = self
             .segments
             .get(count)
             .map_or(self.log_start_offset, |s| s.base_offset);
         self.delete_front(count, log_start)
+    }
+
+    /// Delete closed segments that lie wholly below the log-start offset
+    /// (left by a crash between persisting a new log start and removing the
+    /// files). Both retention calls do this first, as Kafka does, even when
+    /// their limit is disabled.
+    fn delete_log_start_breached(&mut self) -> Result<RetentionOutcome, StorageError> {
+        let count = self.segments_below_log_start();
+        self.delete_front(count, self.log_start_offset)
+    }
+
+    /// Number of leading closed segments whose successor starts at or below
+    /// the log-start offset.
+    fn segments_below_log_start(&self) -> usize {
+        let closed = self.segments.len().saturating_sub(1);
+        (0..closed)
+            .take_while(|&i| {
+                self.segments
+                    .get(i + 1)
+                    .is_some_and(|next| next.base_offset <= self.log_start_offset)
+            })
+            .count()
     }
 
     /// DeleteRecords (KIP-107): make `offset` the log-start offset, persist

@@ -64,3 +64,53 @@ fn advances_log_start_and_deletes_segments_below() {
         end
     );
 }
+
+/// Fails every rename to a `.deleted` name, as a crash right after the new
+/// log start was persisted would leave things.
+#[derive(Debug, Default)]
+struct NoDelete;
+
+impl weir_storage::FileIo for NoDelete {
+    fn rename(&self, from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+        if to.to_string_lossy().ends_with(".deleted") {
+            return Err(std::io::Error::other("crash"));
+        }
+        std::fs::rename(from, to)
+    }
+}
+
+#[test]
+fn segments_left_below_log_start_by_a_crash_are_deleted_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = Log::open_with_io(
+        dir.path(),
+        small_config(),
+        RecoveryMode::Strict,
+        0,
+        std::sync::Arc::new(NoDelete),
+    )
+    .unwrap();
+    for i in 0..30 {
+        log.append(batch("r", 5, i, 100), None, 0).unwrap();
+    }
+    let bases = log.segment_base_offsets();
+    assert!(log.delete_records_before(bases[3]).is_err());
+    assert!(log.is_offline());
+    drop(log);
+    let mut log = Log::open(dir.path(), small_config(), RecoveryMode::Strict, 0).unwrap();
+    // The new log start was persisted first; the files are still there.
+    assert_eq!(log.log_start_offset(), bases[3]);
+    assert!(matches!(
+        log.read(0, 100, i64::MAX),
+        Err(StorageError::OffsetOutOfRange { .. })
+    ));
+    assert_eq!(log.segment_base_offsets().len(), bases.len());
+    // Retention removes them even with its own limit disabled.
+    let out = log.delete_retention_ms_breached(-1, 0).unwrap();
+    assert_eq!(out.segments_deleted, 3);
+    assert_eq!(log.segment_base_offsets(), bases[3..].to_vec());
+    assert_eq!(
+        read_all(&log, bases[3], 1 << 16).first().unwrap().0,
+        bases[3]
+    );
+}
