@@ -174,7 +174,18 @@ fn tombstones_go_only_after_delete_retention() {
         .unwrap();
     write_rounds(&mut log, 1, 40, 6000); // pushes the tombstones out of the active segment
     let c = cfg();
-    clean(&mut log, &c, 10_000).unwrap();
+    let stats = clean(&mut log, &c, 10_000).unwrap();
+    assert_eq!(stats.tombstones_removed, 0);
+    // The tombstones' segment also holds records written at 6000.
+    let deadline = stats.tombstone_deadline_ms.unwrap();
+    assert!(
+        (5000 + DAY_MS + 1..=6000 + DAY_MS + 1).contains(&deadline),
+        "{deadline}"
+    );
+    // Just before it, a pass still keeps them.
+    let early = clean(&mut log, &c, deadline - 1).unwrap();
+    assert_eq!(early.tombstones_removed, 0);
+    assert_eq!(early.tombstone_deadline_ms, Some(deadline));
     let latest = latest_by_key(&read_kv(&log));
     assert_eq!(
         latest["key1"].value, None,
@@ -190,8 +201,9 @@ fn tombstones_go_only_after_delete_retention() {
         1
     );
     // A day later the tombstones themselves go.
-    let stats = clean(&mut log, &c, 6000 + DAY_MS + 1).unwrap();
+    let stats = clean(&mut log, &c, deadline).unwrap();
     assert_eq!(stats.tombstones_removed, 2);
+    assert_eq!(stats.tombstone_deadline_ms, None);
     let latest = latest_by_key(&read_kv(&log));
     assert!(!latest.contains_key("key1"));
     assert!(!latest.contains_key("key2"));

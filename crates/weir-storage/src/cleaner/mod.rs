@@ -122,6 +122,12 @@ pub struct CleanStats {
     pub records_kept: u64,
     /// Tombstones removed because their delete horizon passed.
     pub tombstones_removed: u64,
+    /// The earliest `now_ms` at which a later pass would remove a tombstone
+    /// this pass kept (its segment's largest timestamp plus
+    /// `delete.retention.ms`, plus one); `None` if no tombstone waits. A
+    /// pass removes expired tombstones even when nothing is dirty, so a log
+    /// manager can schedule one then.
+    pub tombstone_deadline_ms: Option<i64>,
     /// Distinct keys in the map.
     pub keys_mapped: usize,
     /// The map filled up before the dirty section ended.
@@ -261,7 +267,11 @@ pub fn clean(log: &mut Log, cfg: &CleanerConfig, now_ms: i64) -> Result<CleanSta
         if seg.base_offset >= end {
             break;
         }
-        clean_segment(log, i, &map, end, delete_horizon_ms, now_ms, &mut stats)?;
+        let horizon = Horizon {
+            delete_ms: delete_horizon_ms,
+            delete_retention_ms: cfg.delete_retention_ms.max(0),
+        };
+        clean_segment(log, i, &map, end, horizon, now_ms, &mut stats)?;
     }
     let io = Arc::clone(&log.io);
     let result = checkpoint::write(&*io, &log.dir, CLEANER_OFFSET_CHECKPOINT_FILE, end);
@@ -344,6 +354,15 @@ fn build_map(
     Ok(stop.unwrap_or(first_uncleanable))
 }
 
+/// When tombstones may go.
+#[derive(Debug, Clone, Copy)]
+struct Horizon {
+    /// Tombstones in segments whose largest timestamp is below this go.
+    delete_ms: i64,
+    /// `delete.retention.ms`, for [`CleanStats::tombstone_deadline_ms`].
+    delete_retention_ms: i64,
+}
+
 /// Copy the batches of `seg` before byte `until` unchanged.
 fn copy_batches(
     io: &dyn crate::io::FileIo,
@@ -370,7 +389,7 @@ fn clean_segment(
     i: usize,
     map: &OffsetMap,
     end: i64,
-    delete_horizon_ms: i64,
+    horizon: Horizon,
     now_ms: i64,
     stats: &mut CleanStats,
 ) -> Result<(), StorageError> {
@@ -380,7 +399,13 @@ fn clean_segment(
         return Ok(());
     };
     let base = seg.base_offset;
-    let drop_tombstones = seg.max_timestamp >= 0 && seg.max_timestamp < delete_horizon_ms;
+    let drop_tombstones = seg.max_timestamp >= 0 && seg.max_timestamp < horizon.delete_ms;
+    let tombstone_deadline_ms = seg
+        .max_timestamp
+        .max(0)
+        .saturating_add(horizon.delete_retention_ms)
+        .saturating_add(1);
+    let mut tombstone_kept = false;
     stats.segments_read += 1;
     stats.bytes_read += seg.size;
     let index_bytes = log.config.segment_index_bytes;
@@ -405,9 +430,12 @@ fn clean_segment(
                 {
                     return false;
                 }
-                if r.tombstone && drop_tombstones {
-                    tombstones_removed += 1;
-                    return false;
+                if r.tombstone {
+                    if drop_tombstones {
+                        tombstones_removed += 1;
+                        return false;
+                    }
+                    tombstone_kept = true;
                 }
                 true
             })
@@ -447,6 +475,12 @@ fn clean_segment(
     stats.records_read += records.0;
     stats.records_kept += records.1;
     stats.tombstones_removed += tombstones_removed;
+    if tombstone_kept {
+        let deadline = stats
+            .tombstone_deadline_ms
+            .map_or(tombstone_deadline_ms, |d| d.min(tombstone_deadline_ms));
+        stats.tombstone_deadline_ms = Some(deadline);
+    }
     let Some(writer) = writer else {
         stats.bytes_written += log.segments.get(i).map_or(0, |s| s.size);
         return Ok(());
