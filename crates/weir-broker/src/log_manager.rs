@@ -31,7 +31,6 @@ pub fn log_config(cfg: &EffectiveTopicConfig) -> LogConfig {
         index_interval_bytes: cfg.index_interval_bytes,
         segment_index_bytes: cfg.segment_index_bytes,
         file_delete_delay_ms: cfg.file_delete_delay_ms,
-        ..LogConfig::default()
     }
 }
 

@@ -57,14 +57,23 @@ pub enum CompressionError {
 }
 
 fn invalid(codec: Compression, e: impl std::fmt::Display) -> CompressionError {
-    CompressionError::Invalid { codec, reason: e.to_string() }
+    CompressionError::Invalid {
+        codec,
+        reason: e.to_string(),
+    }
 }
 
 /// Read all of `r`, failing once more than `limit` bytes come out.
-fn read_bounded(codec: Compression, r: impl Read, limit: usize) -> Result<Vec<u8>, CompressionError> {
+fn read_bounded(
+    codec: Compression,
+    r: impl Read,
+    limit: usize,
+) -> Result<Vec<u8>, CompressionError> {
     let mut out = Vec::new();
     let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
-    r.take(cap).read_to_end(&mut out).map_err(|e| invalid(codec, e))?;
+    r.take(cap)
+        .read_to_end(&mut out)
+        .map_err(|e| invalid(codec, e))?;
     if out.len() > limit {
         return Err(CompressionError::TooLarge { codec, limit });
     }
@@ -72,7 +81,11 @@ fn read_bounded(codec: Compression, r: impl Read, limit: usize) -> Result<Vec<u8
 }
 
 /// Decompress `data` written with `codec`; at most `limit` bytes of output.
-pub fn decompress(codec: Compression, data: &[u8], limit: usize) -> Result<Vec<u8>, CompressionError> {
+pub fn decompress(
+    codec: Compression,
+    data: &[u8],
+    limit: usize,
+) -> Result<Vec<u8>, CompressionError> {
     match codec {
         Compression::None => {
             if data.len() > limit {
@@ -84,7 +97,8 @@ pub fn decompress(codec: Compression, data: &[u8], limit: usize) -> Result<Vec<u
         Compression::Snappy => snappy_decompress(data, limit),
         Compression::Lz4 => read_bounded(codec, lz4_flex::frame::FrameDecoder::new(data), limit),
         Compression::Zstd => {
-            let decoder = zstd::stream::read::Decoder::with_buffer(data).map_err(|e| invalid(codec, e))?;
+            let decoder =
+                zstd::stream::read::Decoder::with_buffer(data).map_err(|e| invalid(codec, e))?;
             read_bounded(codec, decoder, limit)
         }
     }
@@ -97,23 +111,35 @@ fn snappy_decompress(data: &[u8], limit: usize) -> Result<Vec<u8>, CompressionEr
         if len > limit {
             return Err(CompressionError::TooLarge { codec, limit });
         }
-        return snap::raw::Decoder::new().decompress_vec(data).map_err(|e| invalid(codec, e));
+        return snap::raw::Decoder::new()
+            .decompress_vec(data)
+            .map_err(|e| invalid(codec, e));
     }
-    let mut rest = data.get(XERIAL_HEADER_LEN..).ok_or_else(|| invalid(codec, "truncated xerial header"))?;
+    let mut rest = data
+        .get(XERIAL_HEADER_LEN..)
+        .ok_or_else(|| invalid(codec, "truncated xerial header"))?;
     let mut out = Vec::new();
     let mut decoder = snap::raw::Decoder::new();
     while !rest.is_empty() {
-        let (len_bytes, tail) = rest.split_at_checked(4).ok_or_else(|| invalid(codec, "truncated block length"))?;
-        let len = u32::from_be_bytes([len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3]]) as usize;
-        let (block, tail) = tail.split_at_checked(len).ok_or_else(|| invalid(codec, "truncated block"))?;
+        let (len_bytes, tail) = rest
+            .split_first_chunk::<4>()
+            .ok_or_else(|| invalid(codec, "truncated block length"))?;
+        let len = u32::from_be_bytes(*len_bytes) as usize;
+        let (block, tail) = tail
+            .split_at_checked(len)
+            .ok_or_else(|| invalid(codec, "truncated block"))?;
         let block_len = snap::raw::decompress_len(block).map_err(|e| invalid(codec, e))?;
         if out.len().saturating_add(block_len) > limit {
             return Err(CompressionError::TooLarge { codec, limit });
         }
         let start = out.len();
         out.resize(start + block_len, 0);
-        let target = out.get_mut(start..).ok_or_else(|| invalid(codec, "block size"))?;
-        decoder.decompress(block, target).map_err(|e| invalid(codec, e))?;
+        let target = out
+            .get_mut(start..)
+            .ok_or_else(|| invalid(codec, "block size"))?;
+        decoder
+            .decompress(block, target)
+            .map_err(|e| invalid(codec, e))?;
         rest = tail;
     }
     Ok(out)
@@ -151,20 +177,29 @@ pub fn compress(codec: Compression, data: &[u8]) -> Result<Vec<u8>, CompressionE
             enc.write_all(data).map_err(|e| invalid(codec, e))?;
             enc.finish().map_err(|e| invalid(codec, e))
         }
-        Compression::Zstd => zstd::bulk::compress(data, ZSTD_LEVEL_DEFAULT).map_err(|e| invalid(codec, e)),
+        Compression::Zstd => {
+            zstd::bulk::compress(data, ZSTD_LEVEL_DEFAULT).map_err(|e| invalid(codec, e))
+        }
     }
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "tests")]
+#[expect(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
 mod tests {
     use super::*;
 
-    const ALL: [Compression; 5] =
-        [Compression::None, Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd];
+    const ALL: [Compression; 5] = [
+        Compression::None,
+        Compression::Gzip,
+        Compression::Snappy,
+        Compression::Lz4,
+        Compression::Zstd,
+    ];
 
     fn sample() -> Vec<u8> {
-        (0..200_000u32).flat_map(|i| (i % 251).to_le_bytes()).collect()
+        (0..200_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect()
     }
 
     #[test]
@@ -172,7 +207,11 @@ mod tests {
         let data = sample();
         for codec in ALL {
             let packed = compress(codec, &data).unwrap();
-            assert_eq!(decompress(codec, &packed, data.len()).unwrap(), data, "{codec:?}");
+            assert_eq!(
+                decompress(codec, &packed, data.len()).unwrap(),
+                data,
+                "{codec:?}"
+            );
         }
     }
 
@@ -182,7 +221,10 @@ mod tests {
         for codec in ALL {
             let packed = compress(codec, &data).unwrap();
             assert!(
-                matches!(decompress(codec, &packed, 1000), Err(CompressionError::TooLarge { .. })),
+                matches!(
+                    decompress(codec, &packed, 1000),
+                    Err(CompressionError::TooLarge { .. })
+                ),
                 "{codec:?}"
             );
         }
@@ -190,8 +232,16 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
-        for codec in [Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd] {
-            assert!(decompress(codec, b"\x01\x02\x03garbage", 1 << 20).is_err(), "{codec:?}");
+        for codec in [
+            Compression::Gzip,
+            Compression::Snappy,
+            Compression::Lz4,
+            Compression::Zstd,
+        ] {
+            assert!(
+                decompress(codec, b"\x01\x02\x03garbage", 1 << 20).is_err(),
+                "{codec:?}"
+            );
             // Empty input: some decoders accept it as an empty stream; either way no panic.
             let _ = decompress(codec, b"", 1 << 20);
         }
@@ -203,9 +253,19 @@ mod tests {
     #[test]
     fn xerial_golden_header_and_raw_snappy_accepted() {
         let packed = compress(Compression::Snappy, b"hello hello hello").unwrap();
-        assert_eq!(&packed[..16], &[0x82, b'S', b'N', b'A', b'P', b'P', b'Y', 0, 0, 0, 0, 1, 0, 0, 0, 1]);
-        let raw = snap::raw::Encoder::new().compress_vec(b"raw block").unwrap();
-        assert_eq!(decompress(Compression::Snappy, &raw, 100).unwrap(), b"raw block");
+        assert_eq!(
+            &packed[..16],
+            &[
+                0x82, b'S', b'N', b'A', b'P', b'P', b'Y', 0, 0, 0, 0, 1, 0, 0, 0, 1
+            ]
+        );
+        let raw = snap::raw::Encoder::new()
+            .compress_vec(b"raw block")
+            .unwrap();
+        assert_eq!(
+            decompress(Compression::Snappy, &raw, 100).unwrap(),
+            b"raw block"
+        );
     }
 
     #[test]

@@ -249,15 +249,20 @@ fn walk_records(
 /// The batch with its records section decompressed: the 61-byte header
 /// followed by the plain records, so the uncompressed walkers apply. The
 /// header bytes (and so the CRC field) are those of the compressed batch.
-pub(crate) fn decompressed_batch(header: &BatchHeader, batch: &[u8]) -> Result<Vec<u8>, BatchError> {
+pub(crate) fn decompressed_batch(
+    header: &BatchHeader,
+    batch: &[u8],
+) -> Result<Vec<u8>, BatchError> {
     let head = batch.get(..BATCH_HEADER_LEN).ok_or(BatchError::Truncated {
         needed: BATCH_HEADER_LEN,
         available: batch.len(),
     })?;
-    let body = batch.get(BATCH_HEADER_LEN..header.total_len()).ok_or(BatchError::Truncated {
-        needed: header.total_len(),
-        available: batch.len(),
-    })?;
+    let body = batch
+        .get(BATCH_HEADER_LEN..header.total_len())
+        .ok_or(BatchError::Truncated {
+            needed: header.total_len(),
+            available: batch.len(),
+        })?;
     let plain = crate::compression::decompress(
         header.compression(),
         body,
@@ -276,10 +281,13 @@ pub(crate) fn decompressed_batch(header: &BatchHeader, batch: &[u8]) -> Result<V
 pub fn recompress_batch(batch: &[u8], target: Compression) -> Result<Bytes, BatchError> {
     let header = record_batch::check_batch(batch)?;
     let plain = if header.compression() == Compression::None {
-        batch.get(..header.total_len()).map(<[u8]>::to_vec).ok_or(BatchError::Truncated {
-            needed: header.total_len(),
-            available: batch.len(),
-        })?
+        batch
+            .get(..header.total_len())
+            .map(<[u8]>::to_vec)
+            .ok_or(BatchError::Truncated {
+                needed: header.total_len(),
+                available: batch.len(),
+            })?
     } else {
         decompressed_batch(&header, batch)?
     };
@@ -669,7 +677,10 @@ mod tests {
             let (h, got) = decode_batch_records(&packed).unwrap();
             assert_eq!(h.compression(), codec);
             assert_eq!(got, want, "{codec:?}");
-            assert!(record_batch::validate_record_set(&packed).is_ok(), "{codec:?}");
+            assert!(
+                record_batch::validate_record_set(&packed).is_ok(),
+                "{codec:?}"
+            );
         }
     }
 
@@ -679,8 +690,14 @@ mod tests {
         g[22] |= 4;
         record_batch::rewrite_crc(&mut g);
         let g = Bytes::from(g);
-        assert!(matches!(decode_batch_records(&g), Err(BatchError::Decompression(_))));
-        assert!(matches!(record_batch::validate_record_set(&g), Err(BatchError::Decompression(_))));
+        assert!(matches!(
+            decode_batch_records(&g),
+            Err(BatchError::Decompression(_))
+        ));
+        assert!(matches!(
+            record_batch::validate_record_set(&g),
+            Err(BatchError::Decompression(_))
+        ));
     }
 
     mod prop {

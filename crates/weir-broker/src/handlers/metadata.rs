@@ -89,10 +89,11 @@ pub async fn handle(broker: &Broker, version: i16, req: MetadataRequest) -> Meta
                     ));
                     continue;
                 }
-                if broker.image().topic(&name).is_none() && allow_auto_create {
-                    if let Err(e) = broker.auto_create(&name).await {
-                        tracing::warn!(topic = %name, error = %e, "auto-create failed");
-                    }
+                if broker.image().topic(&name).is_none()
+                    && allow_auto_create
+                    && let Err(e) = broker.auto_create(&name).await
+                {
+                    tracing::warn!(topic = %name, error = %e, "auto-create failed");
                 }
                 match broker.image().topic(&name) {
                     Some(topic) => out.push(topic_entry(topic)),
