@@ -81,10 +81,11 @@ fn every_advertised_version_is_served() {
         "Produce must be advertised from v0 (KAFKA-18659)"
     );
     assert!(
-        adv.iter()
-            .all(|(k, _, _)| [0, 1, 2, 3, 18, 19, 20, 21, 22, 23, 32, 33, 35, 37, 44, 60].contains(k)
+        adv.iter().all(
+            |(k, _, _)| [0, 1, 2, 3, 18, 19, 20, 21, 22, 23, 32, 33, 35, 37, 44, 60].contains(k)
                 // Group APIs: swept in consumer_group_apis.rs.
-                || [8, 9, 10, 11, 12, 13, 14, 15, 16, 42, 47].contains(k)),
+                || [8, 9, 10, 11, 12, 13, 14, 15, 16, 42, 47].contains(k)
+        ),
         "{adv:?}"
     );
 
