@@ -1,6 +1,6 @@
 //! Random keyed appends, cleaning passes (small key maps, moving clocks,
-//! tombstone horizons) and reopens never lose the latest value of any key,
-//! and offsets only increase.
+//! tombstone horizons), DeleteRecords and reopens never lose the latest
+//! value of any key at or above the log start, and offsets only increase.
 #![allow(missing_docs)]
 
 mod common;
@@ -21,6 +21,7 @@ enum Op {
     },
     Tick(i64),
     Reopen,
+    DeleteRecords(prop::sample::Index),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -31,6 +32,7 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(map_keys, delete_retention_ms)| Op::Clean { map_keys, delete_retention_ms }),
         2 => (1i64..100).prop_map(Op::Tick),
         1 => Just(Op::Reopen),
+        1 => any::<prop::sample::Index>().prop_map(Op::DeleteRecords),
     ]
 }
 
@@ -78,6 +80,13 @@ proptest! {
                     clean(&mut log, &cfg, now).unwrap();
                 }
                 Op::Tick(ms) => now += ms,
+                Op::DeleteRecords(at) => {
+                    let start = log.log_start_offset();
+                    let span = usize::try_from(log.log_end_offset() - start).unwrap() + 1;
+                    let offset = start + at.index(span) as i64;
+                    prop_assert_eq!(log.delete_records_before(offset).unwrap(), offset);
+                    model.retain(|_, (o, _)| *o >= offset);
+                }
                 Op::Reopen => {
                     drop(log);
                     log = Log::open(dir.path(), config(), RecoveryMode::Strict, now).unwrap();
