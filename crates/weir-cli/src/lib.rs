@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use weir_client::{Client, ClientConfig, ClientError};
 
+mod configs;
 mod consume;
 mod groups;
 mod groups_reset;
@@ -39,6 +40,10 @@ pub enum ClientCommand {
     Consume(ConsumeArgs),
     /// List, describe, reset offsets of and delete consumer groups
     Groups(GroupsArgs),
+    /// Describe and alter topic and broker configs
+    Configs(configs::ConfigsArgs),
+    /// Delete records below an offset
+    Records(configs::RecordsArgs),
 }
 
 /// Run a client subcommand; the exit code says whether it fully succeeded.
@@ -48,6 +53,8 @@ pub async fn run(cmd: ClientCommand) -> anyhow::Result<ExitCode> {
         ClientCommand::Produce(args) => produce::run(args).await,
         ClientCommand::Consume(args) => consume::run(args).await,
         ClientCommand::Groups(args) => groups::run(args).await,
+        ClientCommand::Configs(args) => configs::run(args).await,
+        ClientCommand::Records(args) => configs::run_records(args).await,
     }
 }
 

@@ -67,6 +67,18 @@ pub enum TopicsAction {
         #[command(flatten)]
         connect: ConnectArgs,
     },
+    /// Increase a topic's partition count
+    Alter {
+        /// Topic name
+        #[arg(long)]
+        topic: String,
+        /// New total partition count (only increases)
+        #[arg(long, allow_negative_numbers = true)]
+        partitions: i32,
+        /// Connection and output flags
+        #[command(flatten)]
+        connect: ConnectArgs,
+    },
     /// Delete a topic
     Delete {
         /// Topic name
@@ -187,6 +199,25 @@ pub(crate) async fn run(args: TopicsArgs) -> anyhow::Result<ExitCode> {
                 OutputFormat::Json => {
                     let doc: Vec<_> = described.iter().map(description_json).collect();
                     writeln!(out, "{}", serde_json::Value::Array(doc))?;
+                }
+            }
+        }
+        TopicsAction::Alter {
+            topic,
+            partitions,
+            connect,
+        } => {
+            let admin = Admin::new(connect.connect().await?);
+            admin
+                .create_partitions(&topic, partitions)
+                .await
+                .map_err(|e| topic_error("alter", &topic, &e))?;
+            match connect.output {
+                OutputFormat::Plain => {
+                    writeln!(out, "Topic {topic} now has {partitions} partitions.")?
+                }
+                OutputFormat::Json => {
+                    writeln!(out, "{}", json!({"topic": topic, "partitions": partitions}))?
                 }
             }
         }

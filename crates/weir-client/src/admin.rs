@@ -20,7 +20,18 @@ use crate::error::{ClientError, check_code};
 /// How long the broker may take to create or delete topics.
 const ADMIN_TIMEOUT_MS: i32 = 30_000;
 /// DescribeConfigs' resource type for topics.
-const RESOURCE_TYPE_TOPIC: i8 = 2;
+pub const RESOURCE_TYPE_TOPIC: i8 = 2;
+/// DescribeConfigs' resource type for brokers.
+pub const RESOURCE_TYPE_BROKER: i8 = 4;
+
+/// One IncrementalAlterConfigs operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AlterConfigOp {
+    /// Set `key` to `value`.
+    Set(String, String),
+    /// Remove the override of `key`.
+    Delete(String),
+}
 /// Kafka's `ConfigSource.TOPIC_CONFIG`.
 const CONFIG_SOURCE_TOPIC: i8 = 1;
 
@@ -304,6 +315,128 @@ impl Admin {
         &self,
         name: &str,
     ) -> Result<Option<Vec<ConfigEntry>>, ClientError> {
+        self.describe_configs(RESOURCE_TYPE_TOPIC, name).await
+    }
+
+    /// Change configs of a resource with IncrementalAlterConfigs.
+    pub async fn alter_configs(
+        &self,
+        resource_type: i8,
+        name: &str,
+        ops: &[AlterConfigOp],
+    ) -> Result<(), ClientError> {
+        use weir_protocol::messages::incremental_alter_configs_request as inc;
+        use weir_protocol::messages::incremental_alter_configs_response::IncrementalAlterConfigsResponse;
+        let configs = ops
+            .iter()
+            .map(|op| match op {
+                AlterConfigOp::Set(k, v) => inc::AlterableConfig {
+                    name: k.clone(),
+                    config_operation: 0,
+                    value: Some(v.clone()),
+                    ..Default::default()
+                },
+                AlterConfigOp::Delete(k) => inc::AlterableConfig {
+                    name: k.clone(),
+                    config_operation: 1,
+                    value: None,
+                    ..Default::default()
+                },
+            })
+            .collect();
+        let req = inc::IncrementalAlterConfigsRequest {
+            resources: vec![inc::AlterConfigsResource {
+                resource_type,
+                resource_name: name.to_owned(),
+                configs,
+                ..Default::default()
+            }],
+            validate_only: false,
+            ..Default::default()
+        };
+        let conn = self.client.controller_connection().await?;
+        let (_, resp): (i16, IncrementalAlterConfigsResponse) = conn.send(&req).await?;
+        let r = resp
+            .responses
+            .first()
+            .ok_or(ClientError::UnexpectedResponse(
+                "empty IncrementalAlterConfigs response",
+            ))?;
+        check_code(r.error_code, r.error_message.as_deref())
+    }
+
+    /// Grow topic `name` to `total` partitions.
+    pub async fn create_partitions(&self, name: &str, total: i32) -> Result<(), ClientError> {
+        use weir_protocol::messages::create_partitions_request::{
+            CreatePartitionsRequest, CreatePartitionsTopic,
+        };
+        use weir_protocol::messages::create_partitions_response::CreatePartitionsResponse;
+        let req = CreatePartitionsRequest {
+            topics: vec![CreatePartitionsTopic {
+                name: name.to_owned(),
+                count: total,
+                assignments: None,
+                ..Default::default()
+            }],
+            timeout_ms: ADMIN_TIMEOUT_MS,
+            validate_only: false,
+            ..Default::default()
+        };
+        let conn = self.client.controller_connection().await?;
+        let (_, resp): (i16, CreatePartitionsResponse) = conn.send(&req).await?;
+        let r = resp.results.first().ok_or(ClientError::UnexpectedResponse(
+            "empty CreatePartitions response",
+        ))?;
+        self.client.invalidate_topic(name);
+        check_code(r.error_code, r.error_message.as_deref())
+    }
+
+    /// Delete the records of `topic`/`partition` below `before` (-1: all up
+    /// to the high watermark). Returns the new log-start offset.
+    pub async fn delete_records(
+        &self,
+        topic: &str,
+        partition: i32,
+        before: i64,
+    ) -> Result<i64, ClientError> {
+        use weir_protocol::messages::delete_records_request::{
+            DeleteRecordsPartition, DeleteRecordsRequest, DeleteRecordsTopic,
+        };
+        use weir_protocol::messages::delete_records_response::DeleteRecordsResponse;
+        let leader = self.client.leader(topic, partition, false).await?;
+        let conn = self.client.broker_connection(leader).await?;
+        let req = DeleteRecordsRequest {
+            topics: vec![DeleteRecordsTopic {
+                name: topic.to_owned(),
+                partitions: vec![DeleteRecordsPartition {
+                    partition_index: partition,
+                    offset: before,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            timeout_ms: ADMIN_TIMEOUT_MS,
+            ..Default::default()
+        };
+        let (_, resp): (i16, DeleteRecordsResponse) = conn.send(&req).await?;
+        let p = resp
+            .topics
+            .first()
+            .and_then(|t| t.partitions.first())
+            .ok_or(ClientError::UnexpectedResponse(
+                "empty DeleteRecords response",
+            ))?;
+        check_code(p.error_code, None)?;
+        Ok(p.low_watermark)
+    }
+
+    /// The configs of a resource (`RESOURCE_TYPE_TOPIC` or
+    /// `RESOURCE_TYPE_BROKER`), or `None` when DescribeConfigs is not served.
+    pub async fn describe_configs(
+        &self,
+        resource_type: i8,
+        name: &str,
+    ) -> Result<Option<Vec<ConfigEntry>>, ClientError> {
         let conn = self.client.any_connection().await?;
         if conn
             .broker_versions()
@@ -314,7 +447,7 @@ impl Admin {
         }
         let req = DescribeConfigsRequest {
             resources: vec![DescribeConfigsResource {
-                resource_type: RESOURCE_TYPE_TOPIC,
+                resource_type,
                 resource_name: name.to_owned(),
                 configuration_keys: None,
                 ..Default::default()
@@ -327,7 +460,7 @@ impl Admin {
             .into_iter()
             .find(|r| r.resource_name == name)
             .ok_or(ClientError::UnexpectedResponse(
-                "topic missing from DescribeConfigs response",
+                "resource missing from DescribeConfigs response",
             ))?;
         check_code(result.error_code, result.error_message.as_deref())?;
         let mut configs: Vec<ConfigEntry> = result

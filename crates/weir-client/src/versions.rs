@@ -33,6 +33,9 @@ pub fn client_range(api: ApiKey) -> Option<(i16, i16)> {
         ApiKey::CreateTopics => 1,
         ApiKey::DeleteTopics => 0,
         ApiKey::DescribeConfigs => 0,
+        ApiKey::IncrementalAlterConfigs => 0,
+        ApiKey::CreatePartitions => 0,
+        ApiKey::DeleteRecords => 0,
         ApiKey::DescribeCluster => 0,
         // Groups. FindCoordinator v0 has no key type (groups only).
         ApiKey::FindCoordinator => 0,
