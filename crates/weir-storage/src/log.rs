@@ -100,6 +100,10 @@ pub struct Log {
     pub(crate) log_start_on_disk: Option<i64>,
     pub(crate) offline: bool,
     pub(crate) stats: RecoveryStats,
+    /// When the cleaner may next remove a tombstone it kept (see
+    /// [`crate::cleaner::CleanStats::tombstone_deadline_ms`]); `Some(i64::MIN)`
+    /// after open, where it is unknown, so the first check asks for a pass.
+    pub(crate) tombstone_deadline_ms: Option<i64>,
 }
 
 static DELETE_ID: AtomicU64 = AtomicU64::new(0);
@@ -145,6 +149,7 @@ impl Log {
             log_start_on_disk: loaded.log_start_on_disk,
             offline: false,
             stats: loaded.stats,
+            tombstone_deadline_ms: Some(i64::MIN),
         };
         log.recovery_point = log.log_end_offset();
         log.checkpoint()?;

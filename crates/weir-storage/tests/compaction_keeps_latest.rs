@@ -182,6 +182,13 @@ fn tombstones_go_only_after_delete_retention() {
         (5000 + DAY_MS + 1..=6000 + DAY_MS + 1).contains(&deadline),
         "{deadline}"
     );
+    let info = log.cleanable_dirty_ratio(&c, deadline - 1).unwrap();
+    assert!(!info.needs_cleaning(&c), "{info:?}");
+    let info = log.cleanable_dirty_ratio(&c, deadline).unwrap();
+    assert!(
+        info.needs_cleaning(&c) && info.cleanable_bytes == 0,
+        "{info:?}"
+    );
     // Just before it, a pass still keeps them.
     let early = clean(&mut log, &c, deadline - 1).unwrap();
     assert_eq!(early.tombstones_removed, 0);
@@ -204,6 +211,15 @@ fn tombstones_go_only_after_delete_retention() {
     let stats = clean(&mut log, &c, deadline).unwrap();
     assert_eq!(stats.tombstones_removed, 2);
     assert_eq!(stats.tombstone_deadline_ms, None);
+    assert!(
+        !log.cleanable_dirty_ratio(&c, i64::MAX)
+            .unwrap()
+            .needs_cleaning(&c)
+    );
+    // After a reopen the deadline is unknown: one pass is asked for.
+    drop(log);
+    let log = Log::open(dir.path(), small_config(), RecoveryMode::Strict, 0).unwrap();
+    assert!(log.cleanable_dirty_ratio(&c, 0).unwrap().needs_cleaning(&c));
     let latest = latest_by_key(&read_kv(&log));
     assert!(!latest.contains_key("key1"));
     assert!(!latest.contains_key("key2"));

@@ -152,15 +152,21 @@ pub struct CleanableInfo {
     /// The first cleanable dirty segment is older than
     /// `max.compaction.lag.ms`.
     pub max_compaction_lag_breached: bool,
+    /// A tombstone kept by the last pass may now be removed (also true
+    /// before the first pass after open, when this is unknown).
+    pub tombstone_deadline_passed: bool,
 }
 
 impl CleanableInfo {
     /// Kafka's choice: something is cleanable and either the ratio reached
     /// `min.cleanable.dirty.ratio` or the max compaction lag passed.
+    /// Also when a kept tombstone's delete horizon passed, which needs a
+    /// pass even with nothing dirty (as KIP-534 does for Kafka).
     pub fn needs_cleaning(&self, cfg: &CleanerConfig) -> bool {
-        self.cleanable_bytes > 0
+        let dirty = self.cleanable_bytes > 0
             && (self.dirty_ratio >= cfg.min_cleanable_dirty_ratio
-                || self.max_compaction_lag_breached)
+                || self.max_compaction_lag_breached);
+        dirty || self.tombstone_deadline_passed
     }
 }
 
@@ -207,6 +213,9 @@ impl Log {
             cleanable_bytes,
             dirty_ratio,
             max_compaction_lag_breached,
+            tombstone_deadline_passed: self
+                .tombstone_deadline_ms
+                .is_some_and(|deadline| now_ms >= deadline),
         })
     }
 }
@@ -277,6 +286,7 @@ pub fn clean(log: &mut Log, cfg: &CleanerConfig, now_ms: i64) -> Result<CleanSta
     let result = checkpoint::write(&*io, &log.dir, CLEANER_OFFSET_CHECKPOINT_FILE, end);
     log.guard(result)?;
     stats.cleaned_up_to = end;
+    log.tombstone_deadline_ms = stats.tombstone_deadline_ms;
     tracing::info!(dir = %log.dir.display(), ?stats, "cleaned log");
     Ok(stats)
 }
