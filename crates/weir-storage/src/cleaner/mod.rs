@@ -34,7 +34,10 @@
 //! the clock passed in: a tombstone is removed once
 //! `segment max timestamp < now - delete_retention_ms`. A consumer that
 //! starts reading the log when the tombstone is written thus has
-//! `delete.retention.ms` to reach it.
+//! `delete.retention.ms` to reach it. Removing a tombstone needs a pass
+//! after that time even if nothing is dirty by then:
+//! [`CleanStats::tombstone_deadline_ms`] and
+//! [`CleanableInfo::tombstone_deadline_passed`] ask for it.
 //!
 //! ## Crash safety
 //!
