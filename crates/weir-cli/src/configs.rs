@@ -29,6 +29,13 @@ pub enum EntityType {
 }
 
 impl EntityType {
+    fn label(self) -> &'static str {
+        match self {
+            EntityType::Topics => "topic",
+            EntityType::Brokers => "broker",
+        }
+    }
+
     fn resource_type(self) -> i8 {
         match self {
             EntityType::Topics => RESOURCE_TYPE_TOPIC,
@@ -139,11 +146,7 @@ pub(crate) async fn run(args: ConfigsArgs) -> anyhow::Result<ExitCode> {
                 .collect();
             match connect.output {
                 OutputFormat::Plain => {
-                    writeln!(
-                        out,
-                        "Configs for {entity_type:?} '{entity_name}':",
-                        entity_type = entity_type
-                    )?;
+                    writeln!(out, "Configs for {} '{entity_name}':", entity_type.label())?;
                     for c in shown {
                         let v = if c.is_sensitive {
                             "(sensitive)"

@@ -67,6 +67,11 @@ fn configs_alter_describe_and_errors() {
         "{out:?}"
     );
     assert!(
+        out.stdout
+            .starts_with(&format!("Configs for topic '{topic}':")),
+        "{out:?}"
+    );
+    assert!(
         !out.stdout.contains("cleanup.policy"),
         "deleted override: {out:?}"
     );
