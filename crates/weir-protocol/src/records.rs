@@ -406,6 +406,7 @@ pub struct BatchBuilder {
     producer_epoch: i16,
     base_sequence: i32,
     transactional: bool,
+    control: bool,
     count: i32,
     records: BytesMut,
     scratch: BytesMut,
@@ -423,6 +424,7 @@ impl BatchBuilder {
             producer_epoch: -1,
             base_sequence: -1,
             transactional: false,
+            control: false,
             count: 0,
             records: BytesMut::new(),
             scratch: BytesMut::new(),
@@ -457,6 +459,12 @@ impl BatchBuilder {
     /// Mark the batch transactional.
     pub fn transactional(&mut self, transactional: bool) -> &mut Self {
         self.transactional = transactional;
+        self
+    }
+
+    /// Mark the batch a control batch (transaction markers).
+    pub fn control(&mut self, control: bool) -> &mut Self {
+        self.control = control;
         self
     }
 
@@ -516,6 +524,9 @@ impl BatchBuilder {
         let mut attributes: i16 = 0;
         if self.transactional {
             attributes |= 0x10;
+        }
+        if self.control {
+            attributes |= 0x20;
         }
         out.put_i64(self.base_offset);
         out.put_i32(batch_length);
