@@ -11,7 +11,7 @@ use weir_storage::StorageError;
 use weir_group::GroupError;
 
 use crate::partition::AppendError;
-use crate::producer_state::SequenceError;
+use crate::producer_state::{MarkerRefused, SequenceError};
 
 /// Kafka error codes Weir answers with (`org.apache.kafka.common.protocol.Errors`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,8 +85,24 @@ pub enum ErrorCode {
     InvalidProducerEpoch = 47,
     /// Transactional state does not allow the operation.
     InvalidTxnState = 48,
+    /// The producer id does not belong to the transactional id.
+    InvalidProducerIdMapping = 49,
+    /// `transaction.timeout.ms` above `transaction.max.timeout.ms`.
+    InvalidTransactionTimeout = 50,
+    /// Another operation on the same transaction is in progress; retry.
+    ConcurrentTransactions = 51,
+    /// A marker from an older transaction coordinator.
+    TransactionCoordinatorFenced = 52,
+    /// The coordinator is still loading its state.
+    CoordinatorLoadInProgress = 14,
     /// Producer id unknown to this broker.
     UnknownProducerId = 59,
+    /// Offsets of an open transaction are pending for this partition.
+    UnstableOffsetCommit = 88,
+    /// A newer producer with the same transactional id exists.
+    ProducerFenced = 90,
+    /// No such transactional id.
+    TransactionalIdNotFound = 105,
     /// Fetch session id not found.
     FetchSessionIdNotFound = 70,
     /// Leader epoch in the request is older than ours.
@@ -141,6 +157,13 @@ pub fn append_error_code(e: &AppendError) -> ErrorCode {
         }
         AppendError::Sequence(SequenceError::InvalidProducerEpoch { .. }) => {
             ErrorCode::InvalidProducerEpoch
+        }
+        AppendError::Sequence(SequenceError::InvalidTxnState { .. }) => ErrorCode::InvalidTxnState,
+        AppendError::Marker(MarkerRefused::StaleProducerEpoch { .. }) => {
+            ErrorCode::InvalidProducerEpoch
+        }
+        AppendError::Marker(MarkerRefused::CoordinatorFenced { .. }) => {
+            ErrorCode::TransactionCoordinatorFenced
         }
     }
 }

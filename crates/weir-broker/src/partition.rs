@@ -21,7 +21,10 @@ use weir_protocol::record_batch::{BatchHeader, BatchIter};
 use weir_storage::{AppendInfo, Log, StorageError};
 use weir_types::TopicId;
 
-use crate::producer_state::{BatchMeta, Check, ProducerStates, SequenceError};
+use crate::producer_state::{
+    AbortedTxn, BatchMeta, Check, MarkerRefused, ProducerStates, SequenceError,
+};
+use weir_protocol::control::{Marker, build_marker_batch, decode_marker};
 
 /// File beside the log holding the producer-state snapshot.
 pub const PRODUCER_SNAPSHOT_FILE: &str = "producer-state.snapshot";
@@ -44,6 +47,9 @@ pub enum AppendError {
     /// Idempotent-producer sequence or epoch check failed.
     #[error(transparent)]
     Sequence(#[from] SequenceError),
+    /// A transaction marker was refused.
+    #[error(transparent)]
+    Marker(#[from] MarkerRefused),
 }
 
 /// Last sequence of a batch: base sequence plus record count, wrapping at
@@ -135,11 +141,13 @@ impl Partition {
         }
         let mut producers = self.producers.lock().unwrap_or_else(|p| p.into_inner());
         let last_seq = last_sequence(header);
+        let transactional = header.is_transactional();
         match producers.check(
             header.producer_id,
             header.producer_epoch,
             header.base_sequence,
             last_seq,
+            transactional,
         )? {
             Check::Duplicate(meta) => Ok(AppendOutcome::Duplicate(meta)),
             Check::Append => {
@@ -160,10 +168,118 @@ impl Partition {
                     header.producer_epoch,
                     meta,
                     info.max_timestamp,
+                    transactional,
                 );
                 Ok(AppendOutcome::Appended(info))
             }
         }
+    }
+
+    /// Append a transactional batch written by a coordinator (offsets
+    /// committed in a transaction, in `__consumer_offsets`): the producer
+    /// epoch is checked, sequences are not (Kafka's coordinator origin).
+    pub fn append_coordinator_batch(
+        &self,
+        records: BytesMut,
+        header: &BatchHeader,
+        now_ms: i64,
+    ) -> Result<AppendInfo, AppendError> {
+        if self.failed.load(Ordering::Acquire) {
+            return Err(StorageError::LogOffline.into());
+        }
+        let mut guard = self.lock();
+        let log = guard.as_mut().ok_or(StorageError::LogOffline)?;
+        let mut producers = self.producers.lock().unwrap_or_else(|p| p.into_inner());
+        producers.check_coordinator_batch(header.producer_id, header.producer_epoch)?;
+        let info = log.append_with_leader_epoch(records, Some(self.leader_epoch), None, now_ms)?;
+        producers.update_coordinator_batch(
+            header.producer_id,
+            header.producer_epoch,
+            info.first_offset,
+            info.max_timestamp,
+        );
+        Ok(info)
+    }
+
+    /// Append a commit or abort marker for `marker.producer_id`'s
+    /// transaction and close it here.
+    pub fn append_marker(&self, marker: &Marker, now_ms: i64) -> Result<AppendInfo, AppendError> {
+        if self.failed.load(Ordering::Acquire) {
+            return Err(StorageError::LogOffline.into());
+        }
+        let mut guard = self.lock();
+        let log = guard.as_mut().ok_or(StorageError::LogOffline)?;
+        let mut producers = self.producers.lock().unwrap_or_else(|p| p.into_inner());
+        producers.check_marker(
+            marker.producer_id,
+            marker.producer_epoch,
+            marker.coordinator_epoch,
+        )?;
+        let batch = build_marker_batch(marker, now_ms);
+        let info = log.append_with_leader_epoch(
+            BytesMut::from(&batch[..]),
+            Some(self.leader_epoch),
+            None,
+            now_ms,
+        )?;
+        producers.apply_marker(
+            marker.producer_id,
+            marker.producer_epoch,
+            marker.commit,
+            marker.coordinator_epoch,
+            info.first_offset,
+            now_ms,
+        );
+        Ok(info)
+    }
+
+    /// Last stable offset: the first offset of the oldest open transaction,
+    /// or the high watermark when none is open.
+    pub fn last_stable_offset(&self) -> Result<i64, StorageError> {
+        let guard = self.lock();
+        let log = guard.as_ref().ok_or(StorageError::LogOffline)?;
+        Ok(self.lso_locked(log))
+    }
+
+    fn lso_locked(&self, log: &Log) -> i64 {
+        let hw = log.log_end_offset();
+        let producers = self.producers.lock().unwrap_or_else(|p| p.into_inner());
+        producers.first_unstable_offset().map_or(hw, |o| o.min(hw))
+    }
+
+    /// read_committed read: whole batches from `offset` below the last
+    /// stable offset, and the aborted transactions overlapping them.
+    pub fn read_committed(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+    ) -> Result<(Bytes, Vec<AbortedTxn>), StorageError> {
+        let guard = self.lock();
+        let log = guard.as_ref().ok_or(StorageError::LogOffline)?;
+        let lso = self.lso_locked(log);
+        let bytes = log.read(offset, max_bytes, lso)?;
+        let end = BatchIter::new(&bytes)
+            .filter_map(Result::ok)
+            .last()
+            .map_or(offset, |(_, h)| h.next_offset());
+        let producers = self.producers.lock().unwrap_or_else(|p| p.into_inner());
+        Ok((bytes, producers.aborted_between(offset, end)))
+    }
+
+    /// Forget idle producers (`producer.id.expiration.ms`); returns how many.
+    pub fn expire_producers(&self, now_ms: i64, expiration_ms: i64) -> usize {
+        let _log = self.lock();
+        self.producers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .expire(now_ms, expiration_ms)
+    }
+
+    fn prune_aborted(&self, log: &Log) {
+        self.producers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .prune_aborted(log.log_start_offset());
     }
 
     /// Write the producer-state snapshot (atomically: temp, fsync, rename).
@@ -416,17 +532,51 @@ fn load_producer_state(log: &Log) -> ProducerStates {
         };
         let mut advanced = false;
         for item in BatchIter::new(&chunk) {
-            let Ok((_, h)) = item else { break };
+            let Ok((pos, h)) = item else { break };
             advanced = true;
             offset = h.last_offset() + 1;
-            if h.has_producer_id() {
+            if !h.has_producer_id() {
+                continue;
+            }
+            if h.is_control() {
+                match chunk
+                    .get(pos..pos + h.total_len())
+                    .map(|b| decode_marker(&chunk.slice_ref(b)))
+                {
+                    Some(Ok(m)) => state.apply_marker(
+                        m.producer_id,
+                        m.producer_epoch,
+                        m.commit,
+                        m.coordinator_epoch,
+                        h.base_offset,
+                        h.max_timestamp,
+                    ),
+                    Some(Err(e)) => {
+                        tracing::warn!(offset = h.base_offset, error = %e, "skipping unreadable transaction marker");
+                    }
+                    None => break,
+                }
+            } else if h.base_sequence < 0 && h.is_transactional() {
+                state.update_coordinator_batch(
+                    h.producer_id,
+                    h.producer_epoch,
+                    h.base_offset,
+                    h.max_timestamp,
+                );
+            } else {
                 let meta = BatchMeta {
                     first_seq: h.base_sequence,
                     last_seq: last_sequence(&h),
                     first_offset: h.base_offset,
                     last_offset: h.last_offset(),
                 };
-                state.update(h.producer_id, h.producer_epoch, meta, h.max_timestamp);
+                state.update(
+                    h.producer_id,
+                    h.producer_epoch,
+                    meta,
+                    h.max_timestamp,
+                    h.is_transactional(),
+                );
             }
         }
         if !advanced {
@@ -448,6 +598,7 @@ impl Partition {
         let log = guard.as_mut().ok_or(StorageError::LogOffline)?;
         let by_time = log.delete_retention_ms_breached(cfg.retention_ms, now_ms)?;
         let by_size = log.delete_retention_size_breached(cfg.retention_bytes)?;
+        self.prune_aborted(log);
         let deleted = by_time.bytes_deleted + by_size.bytes_deleted;
         if by_time.segments_deleted + by_size.segments_deleted > 0 {
             tracing::info!(
@@ -476,7 +627,9 @@ impl Partition {
                 log_end: hw,
             });
         }
-        log.delete_records_before(target)
+        let start = log.delete_records_before(target)?;
+        self.prune_aborted(log);
+        Ok(start)
     }
 
     /// One log-cleaner pass if the topic is compacted and dirty enough.
