@@ -37,7 +37,7 @@ pub mod retention;
 pub mod segment;
 pub mod time_index;
 
-pub use cleaner::{CleanStats, CleanableInfo, CleanerConfig, clean};
+pub use cleaner::{AbortedRange, CleanStats, CleanableInfo, CleanerConfig, clean};
 pub use config::{LogConfig, SEGMENT_BYTES_MAX, SEGMENT_BYTES_MIN, SEGMENT_INDEX_BYTES_MAX};
 pub use error::{Corruption, StorageError};
 pub use io::{FileIo, StdFileIo};

@@ -23,6 +23,7 @@ fn cfg() -> CleanerConfig {
         min_cleanable_dirty_ratio: 0.5,
         max_compaction_lag_ms: i64::MAX,
         key_map_bytes: 1 << 20,
+        ..CleanerConfig::default()
     }
 }
 
@@ -308,4 +309,84 @@ fn small_key_map_cleans_a_prefix_per_pass() {
             "duplicate {r:?} left"
         );
     }
+}
+
+/// A transactional batch of `producer_id` (its records keyed `k`).
+fn txn_batch(producer_id: i64, seq: i32, entries: &[(&str, &str)], ts: i64) -> BytesMut {
+    let mut b = weir_protocol::records::BatchBuilder::new(ts);
+    b.producer(producer_id, 0, seq).transactional(true);
+    for (k, v) in entries {
+        b.push(Some(k.as_bytes()), Some(v.as_bytes()), &[], ts);
+    }
+    BytesMut::from(&b.build()[..])
+}
+
+fn marker(producer_id: i64, commit: bool, ts: i64) -> BytesMut {
+    let m = weir_protocol::control::Marker {
+        producer_id,
+        producer_epoch: 0,
+        commit,
+        coordinator_epoch: 0,
+    };
+    BytesMut::from(&weir_protocol::control::build_marker_batch(&m, ts)[..])
+}
+
+#[test]
+fn aborted_values_never_hide_committed_ones_and_open_transactions_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = Log::open(dir.path(), small_config(), RecoveryMode::Strict, 0).unwrap();
+    // Committed plain values, then an aborted transaction overwriting k1.
+    log.append(
+        keyed_batch(&[("k1", Some("committed")), ("k2", Some("old"))], 1000),
+        None,
+        1000,
+    )
+    .unwrap();
+    let aborted_first = log.log_end_offset();
+    log.append(txn_batch(7, 0, &[("k1", "aborted")], 1000), None, 1000)
+        .unwrap();
+    let abort_at = log.log_end_offset();
+    log.append(marker(7, false, 1000), None, 1000).unwrap();
+    // A committed transaction overwriting k2.
+    log.append(txn_batch(8, 0, &[("k2", "new")], 1000), None, 1000)
+        .unwrap();
+    log.append(marker(8, true, 1000), None, 1000).unwrap();
+    // An open transaction: from here on nothing is cleaned.
+    let lso = log.log_end_offset();
+    log.append(txn_batch(9, 0, &[("k1", "open")], 1000), None, 1000)
+        .unwrap();
+    // Fill segments so everything above sits in closed segments.
+    write_rounds(&mut log, 50, 10, 1000);
+    assert!(log.segment_base_offsets().len() > 2);
+    let c = CleanerConfig {
+        last_stable_offset: lso,
+        aborted: vec![weir_storage::AbortedRange {
+            producer_id: 7,
+            first_offset: aborted_first,
+            last_offset: abort_at,
+        }],
+        ..cfg()
+    };
+    let stats = clean(&mut log, &c, 2000).unwrap();
+    assert_eq!(stats.cleaned_up_to, lso);
+    let after = read_kv(&log);
+    let value_of = |key: &str| -> Vec<Option<String>> {
+        after
+            .iter()
+            .filter(|r| r.key.as_deref() == Some(key))
+            .map(|r| r.value.clone())
+            .collect()
+    };
+    // k1: the aborted value is gone, the committed one stays (it is not
+    // superseded by an aborted write), and the open transaction's value is
+    // untouched.
+    assert_eq!(
+        value_of("k1"),
+        vec![Some("committed".to_string()), Some("open".to_string())]
+    );
+    // k2: the committed transaction superseded the old value.
+    assert_eq!(value_of("k2"), vec![Some("new".to_string())]);
+    // Records at or after the last stable offset were not cleaned at all.
+    let before_lso = after.iter().filter(|r| r.offset >= lso).count();
+    assert_eq!(before_lso, 1 + 50 * 10);
 }

@@ -50,9 +50,17 @@
 //! key still reads back its latest value, and the next pass finishes the
 //! work. The checkpoint moves only after every swap of the pass.
 //!
-//! Not yet: transactional data (aborted records and the markers are kept as
-//! they are), keeping the last batch of each producer for idempotence
-//! (Kafka keeps it even when emptied), merging small cleaned segments.
+//! ## Transactions
+//!
+//! As in Kafka: nothing at or after the last stable offset is cleaned (an
+//! open transaction's records may still be aborted); data batches of
+//! aborted transactions ([`CleanerConfig::aborted`]) are removed and never
+//! enter the map, so an aborted value never hides the committed one before
+//! it; commit and abort markers are kept.
+//!
+//! Not yet: removing markers once their transaction's data is gone,
+//! keeping the last batch of each producer for idempotence (Kafka keeps it
+//! even when emptied), merging small cleaned segments.
 
 #![deny(clippy::unwrap_used, clippy::indexing_slicing)]
 
@@ -94,6 +102,35 @@ pub struct CleanerConfig {
     /// Memory for the key-hash map, in bytes (Kafka's
     /// `log.cleaner.dedupe.buffer.size`, per pass).
     pub key_map_bytes: usize,
+    /// The last stable offset: records at or after it (an open
+    /// transaction's, and everything after) are not cleaned yet.
+    pub last_stable_offset: i64,
+    /// Aborted transactions: their data batches are removed and never
+    /// supersede other records.
+    pub aborted: Vec<AbortedRange>,
+}
+
+/// A transaction aborted in this log (Kafka's `.txnindex` entry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AbortedRange {
+    /// Producer whose batches in the range are aborted.
+    pub producer_id: i64,
+    /// First offset of the transaction.
+    pub first_offset: i64,
+    /// Offset of its abort marker.
+    pub last_offset: i64,
+}
+
+impl CleanerConfig {
+    /// Whether `header` is a data batch of an aborted transaction.
+    fn is_aborted(&self, header: &BatchHeader) -> bool {
+        header.is_transactional()
+            && !header.is_control()
+            && self.aborted.iter().any(|a| {
+                a.producer_id == header.producer_id
+                    && (a.first_offset..a.last_offset).contains(&header.base_offset)
+            })
+    }
 }
 
 impl Default for CleanerConfig {
@@ -104,6 +141,8 @@ impl Default for CleanerConfig {
             min_cleanable_dirty_ratio: 0.5,
             max_compaction_lag_ms: i64::MAX,
             key_map_bytes: 16 << 20,
+            last_stable_offset: i64::MAX,
+            aborted: Vec::new(),
         }
     }
 }
@@ -242,10 +281,13 @@ fn first_uncleanable_at(log: &Log, cfg: &CleanerConfig, first_dirty: i64, now_ms
             .get(i + 1)
             .is_some_and(|next| next.base_offset <= first_dirty);
         if !ends_before_dirty && seg.max_timestamp > horizon {
-            return seg.base_offset.max(first_dirty);
+            return seg.base_offset.min(cfg.last_stable_offset).max(first_dirty);
         }
     }
-    log.active().base_offset.max(first_dirty)
+    log.active()
+        .base_offset
+        .min(cfg.last_stable_offset)
+        .max(first_dirty)
 }
 
 /// Compact `log` once (see the module documentation).
@@ -264,7 +306,7 @@ pub fn clean(log: &mut Log, cfg: &CleanerConfig, now_ms: i64) -> Result<CleanSta
     // With nothing dirty the pass still runs, with an empty map: it removes
     // tombstones whose delete horizon passed since the last pass.
     let end = if first_dirty < first_uncleanable {
-        build_map(log, &mut map, first_dirty, first_uncleanable)?
+        build_map(log, cfg, &mut map, first_dirty, first_uncleanable)?
     } else {
         first_dirty
     };
@@ -283,7 +325,7 @@ pub fn clean(log: &mut Log, cfg: &CleanerConfig, now_ms: i64) -> Result<CleanSta
             delete_ms: delete_horizon_ms,
             delete_retention_ms: cfg.delete_retention_ms.max(0),
         };
-        clean_segment(log, i, &map, end, horizon, now_ms, &mut stats)?;
+        clean_segment(log, i, cfg, &map, end, horizon, now_ms, &mut stats)?;
     }
     let io = Arc::clone(&log.io);
     let result = checkpoint::write(&*io, &log.dir, CLEANER_OFFSET_CHECKPOINT_FILE, end);
@@ -329,6 +371,7 @@ fn for_each_batch(
 /// record it covers.
 fn build_map(
     log: &Log,
+    cfg: &CleanerConfig,
     map: &mut OffsetMap,
     first_dirty: i64,
     first_uncleanable: i64,
@@ -346,7 +389,7 @@ fn build_map(
             continue;
         }
         for_each_batch(log, seg, first_dirty, |bytes, header, position| {
-            if header.is_control() {
+            if header.is_control() || cfg.is_aborted(header) {
                 return Ok(true);
             }
             filter_batch(bytes, header, |r| {
@@ -397,9 +440,11 @@ fn copy_batches(
 
 /// Rewrite segment `i` keeping what the map and the delete horizon allow,
 /// and swap the result in if anything was removed.
+#[expect(clippy::too_many_arguments, reason = "one pass's context")]
 fn clean_segment(
     log: &mut Log,
     i: usize,
+    cfg: &CleanerConfig,
     map: &OffsetMap,
     end: i64,
     horizon: Horizon,
@@ -432,7 +477,11 @@ fn clean_segment(
     let result = match log.segments.get(i) {
         None => Ok(()),
         Some(seg) => for_each_batch(log, seg, base, |bytes, header, position| {
+            let aborted = header.base_offset < end && cfg.is_aborted(header);
             let (filtered, counts) = filter_batch(bytes, header, |r| {
+                if aborted {
+                    return false;
+                }
                 let Some(key) = r.key else { return true };
                 if r.offset >= end {
                     return true;
