@@ -118,6 +118,8 @@ pub struct Broker {
     pub logs: LogManager,
     /// The group coordinator and its driver.
     pub groups: crate::group_service::GroupService,
+    /// The transaction coordinator and its driver.
+    pub txns: crate::txn_service::TxnService,
     /// Signalled after every append, to wake long-polling fetches.
     pub data_appended: Notify,
     /// Advertised (host, port) of this node, fixed once listeners are bound.
@@ -218,6 +220,10 @@ impl Broker {
         let seed = u64::from_le_bytes(random_bytes()[..8].try_into().unwrap_or([7; 8]));
         Ok(Broker {
             groups: crate::group_service::GroupService::new(config.group.clone(), seed),
+            txns: crate::txn_service::TxnService::new(weir_txn::TxnConfig {
+                max_timeout_ms: config.txn.max_timeout_ms,
+                id_expiration_ms: config.txn.id_expiration_ms,
+            }),
             producer_ids: tokio::sync::Mutex::new((next_pid, next_pid)),
             config,
             cluster_id,

@@ -97,6 +97,8 @@ pub struct BrokerConfig {
     /// Group coordinator settings (`group.*`, `offset.metadata.max.bytes`,
     /// `offsets.retention.*`).
     pub group: weir_group::GroupConfig,
+    /// Transaction coordinator and producer-id expiry settings.
+    pub txn: crate::txn_config::TxnConfig,
     /// Every static property as given (file + overrides), used to resolve
     /// topic config defaults through their `log.*` synonyms.
     pub props: BTreeMap<String, String>,
@@ -258,7 +260,11 @@ impl BrokerConfig {
         let mut warnings = Vec::new();
         for key in props.keys() {
             let k = key.as_str();
-            if !(BROKER_KEYS.contains(&k) || TOLERATED_KEYS.contains(&k) || is_synonym_key(k)) {
+            if !(BROKER_KEYS.contains(&k)
+                || TOLERATED_KEYS.contains(&k)
+                || crate::txn_config::TXN_KEYS.contains(&k)
+                || is_synonym_key(k))
+            {
                 warnings.push(format!("unknown configuration key {k:?} is ignored"));
             }
         }
@@ -384,8 +390,10 @@ impl BrokerConfig {
             ));
         }
         let group = group_config(&props)?;
+        let txn = crate::txn_config::txn_config(&props)?;
         Ok((
             BrokerConfig {
+                txn,
                 log_retention_check_interval_ms: log_retention_check_interval_ms as u64,
                 log_cleaner_enable,
                 log_cleaner_dedupe_buffer_size: log_cleaner_dedupe_buffer_size as usize,

@@ -18,6 +18,10 @@ use weir_protocol::header::{decode_request_header, encode_response_frame};
 
 use crate::broker::Broker;
 use crate::handlers::{
+    add_offsets_to_txn, add_partitions_to_txn, end_txn, transactions, txn_offset_commit,
+    write_txn_markers,
+};
+use crate::handlers::{
     alter_configs, create_partitions, delete_records, describe_configs, describe_log_dirs,
     offset_for_leader_epoch,
 };
@@ -234,6 +238,42 @@ pub async fn begin(broker: &Arc<Broker>, mut frame: Bytes, peer: std::net::Socke
             ver,
             &alter_configs::handle_incremental(broker, ver, r).await,
         )),
+        RequestBody::AddPartitionsToTxn(r) => {
+            let b = broker.clone();
+            wait_for(cid, key, ver, async move {
+                add_partitions_to_txn::handle(&b, ver, r).await
+            })
+        }
+        RequestBody::AddOffsetsToTxn(r) => {
+            let b = broker.clone();
+            wait_for(cid, key, ver, async move {
+                add_offsets_to_txn::handle(&b, ver, r).await
+            })
+        }
+        RequestBody::EndTxn(r) => {
+            let b = broker.clone();
+            wait_for(
+                cid,
+                key,
+                ver,
+                async move { end_txn::handle(&b, ver, r).await },
+            )
+        }
+        RequestBody::WriteTxnMarkers(r) => {
+            wait_for(cid, key, ver, write_txn_markers::begin(broker, ver, r))
+        }
+        RequestBody::TxnOffsetCommit(r) => {
+            wait_for(cid, key, ver, txn_offset_commit::begin(broker, ver, r))
+        }
+        RequestBody::DescribeTransactions(r) => Pending::Ready(respond(
+            cid,
+            key,
+            ver,
+            &transactions::describe(broker, ver, r),
+        )),
+        RequestBody::ListTransactions(r) => {
+            Pending::Ready(respond(cid, key, ver, &transactions::list(broker, ver, r)))
+        }
         other => Pending::Ready(Reply::Close(format!(
             "API {:?} is not served",
             other.api_key()

@@ -12,6 +12,8 @@ use weir_group::GroupError;
 
 use crate::partition::AppendError;
 use crate::producer_state::{MarkerRefused, SequenceError};
+use crate::txn_service::TxnCallError;
+use weir_txn::TxnError;
 
 /// Kafka error codes Weir answers with (`org.apache.kafka.common.protocol.Errors`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +99,8 @@ pub enum ErrorCode {
     CoordinatorLoadInProgress = 14,
     /// Producer id unknown to this broker.
     UnknownProducerId = 59,
+    /// Not attempted because another part of the request failed.
+    OperationNotAttempted = 55,
     /// Offsets of an open transaction are pending for this partition.
     UnstableOffsetCommit = 88,
     /// A newer producer with the same transactional id exists.
@@ -165,6 +169,36 @@ pub fn append_error_code(e: &AppendError) -> ErrorCode {
         AppendError::Marker(MarkerRefused::CoordinatorFenced { .. }) => {
             ErrorCode::TransactionCoordinatorFenced
         }
+    }
+}
+
+/// Transaction coordinator failures. `fenced_as_epoch`: the request
+/// version predates PRODUCER_FENCED (KIP-588), so a fenced producer gets
+/// INVALID_PRODUCER_EPOCH as older Kafka answered.
+pub fn txn_error_code(e: &TxnError, fenced_as_epoch: bool) -> ErrorCode {
+    match e {
+        TxnError::InvalidProducerIdMapping(_) => ErrorCode::InvalidProducerIdMapping,
+        TxnError::ProducerFenced(_) if fenced_as_epoch => ErrorCode::InvalidProducerEpoch,
+        TxnError::ProducerFenced(_) => ErrorCode::ProducerFenced,
+        TxnError::ConcurrentTransactions(_) => ErrorCode::ConcurrentTransactions,
+        TxnError::InvalidTxnState(_) => ErrorCode::InvalidTxnState,
+        TxnError::InvalidTransactionTimeout(_) => ErrorCode::InvalidTransactionTimeout,
+        TxnError::TransactionalIdNotFound(_) => ErrorCode::TransactionalIdNotFound,
+        TxnError::InvalidRequest(_) => ErrorCode::InvalidRequest,
+    }
+}
+
+/// Transaction coordinator driver failures.
+pub fn txn_call_error_code(e: &TxnCallError, fenced_as_epoch: bool) -> ErrorCode {
+    match e {
+        TxnCallError::Txn(t) => txn_error_code(t, fenced_as_epoch),
+        TxnCallError::Loading => ErrorCode::CoordinatorLoadInProgress,
+        // Kafka answers NOT_COORDINATOR when the state log append fails
+        // (the client looks the coordinator up again and retries).
+        TxnCallError::Storage(_) => ErrorCode::NotCoordinator,
+        // Markers not written yet: the transaction completes later; the
+        // client retries EndTxn and gets CONCURRENT_TRANSACTIONS meanwhile.
+        TxnCallError::Markers(_) => ErrorCode::ConcurrentTransactions,
     }
 }
 

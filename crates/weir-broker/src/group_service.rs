@@ -24,7 +24,8 @@ use weir_group::{
     Effect, GroupConfig, GroupCoordinator, GroupRecord, Outcome, RequestId, Response,
 };
 use weir_metadata::topics::CreateTopic;
-use weir_protocol::record_batch::BatchIter;
+use weir_protocol::control::decode_marker;
+use weir_protocol::record_batch::{BatchHeader, BatchIter};
 use weir_protocol::records::{BatchBuilder, decode_batch_records};
 
 use crate::broker::{Broker, TopicOpError, now_ms};
@@ -61,6 +62,9 @@ pub enum PersistError {
     /// A record could not be encoded.
     #[error(transparent)]
     Record(#[from] weir_group::RecordError),
+    /// A transactional batch was refused (stale producer epoch).
+    #[error(transparent)]
+    Append(#[from] crate::partition::AppendError),
 }
 
 /// Why the coordinator could not start.
@@ -260,6 +264,21 @@ impl GroupService {
         };
         for e in effects {
             match e {
+                Effect::PersistTxn {
+                    group_id,
+                    producer_id,
+                    producer_epoch,
+                    records,
+                } => {
+                    match self.append_txn(broker, &group_id, producer_id, producer_epoch, &records)
+                    {
+                        Ok(d) => pending.durable.push(d),
+                        Err(err) => {
+                            tracing::info!(group = %group_id, producer_id, error = %err, "transactional offset commit refused");
+                            pending.failed = Some(err);
+                        }
+                    }
+                }
                 Effect::Persist { group_id, records } => {
                     match self.append(broker, &group_id, &records) {
                         Ok(d) => pending.durable.push(d),
@@ -299,6 +318,59 @@ impl GroupService {
         let info = partition.append(BytesMut::from(&batch.build()[..]), None, now)?;
         broker.data_appended.notify_waiters();
         Ok((partition, info.last_offset + 1))
+    }
+}
+
+impl GroupService {
+    /// Append a transactional batch of offset commits for `producer_id`.
+    fn append_txn(
+        &self,
+        broker: &Broker,
+        group_id: &str,
+        producer_id: i64,
+        producer_epoch: i16,
+        records: &[GroupRecord],
+    ) -> Result<(Arc<Partition>, i64), PersistError> {
+        let index = partition_for(group_id, self.partitions.load(Ordering::Acquire));
+        let partition = broker
+            .logs
+            .get(OFFSETS_TOPIC, index)
+            .ok_or(PersistError::Unavailable(index))?;
+        let now = now_ms();
+        let mut batch = BatchBuilder::new(now);
+        batch
+            .producer(producer_id, producer_epoch, -1)
+            .transactional(true);
+        for r in records {
+            let (key, value) = r.encode()?;
+            batch.push(Some(&key), value.as_deref(), &[], now);
+        }
+        let bytes = batch.build();
+        let header = BatchHeader::parse(&bytes)
+            .map_err(|e| PersistError::Storage(weir_storage::StorageError::InvalidBatch(e)))?;
+        let info = partition.append_coordinator_batch(BytesMut::from(&bytes[..]), &header, now)?;
+        broker.data_appended.notify_waiters();
+        Ok((partition, info.last_offset + 1))
+    }
+
+    /// A transaction marker was appended to `__consumer_offsets` partition
+    /// `partition`: commit or drop the producer's pending offsets of the
+    /// groups living there.
+    pub fn complete_txn(&self, producer_id: i64, commit: bool, partition: i32) {
+        let count = self.partitions.load(Ordering::Acquire);
+        self.lock().coordinator.complete_txn(
+            producer_id,
+            commit,
+            &|g| partition_for(g, count) == partition,
+            now_ms(),
+        );
+    }
+
+    /// Whether an open transaction holds an offset of this group partition.
+    pub fn has_pending_txn_offset(&self, group_id: &str, topic: &str, partition: i32) -> bool {
+        self.lock()
+            .coordinator
+            .has_pending_txn_offset(group_id, topic, partition)
     }
 }
 
@@ -368,12 +440,19 @@ fn replay_partition(
             let Ok((pos, h)) = item else { break };
             advanced = true;
             offset = h.last_offset() + 1;
-            if h.is_control() {
-                continue;
-            }
             let Some(bytes) = chunk.get(pos..pos + h.total_len()) else {
                 break;
             };
+            if h.is_control() {
+                match decode_marker(&chunk.slice_ref(bytes)) {
+                    Ok(m) => coordinator.replay_marker(m.producer_id, m.commit, &|_| true),
+                    Err(e) => {
+                        tracing::warn!(partition = p.index, offset = h.base_offset, error = %e, "skipping unreadable marker in __consumer_offsets");
+                    }
+                }
+                continue;
+            }
+            let txn_producer = h.is_transactional().then_some(h.producer_id);
             let records = match decode_batch_records(&chunk.slice_ref(bytes)) {
                 Ok((_, r)) => r,
                 Err(e) => {
@@ -384,7 +463,10 @@ fn replay_partition(
             for r in records {
                 match GroupRecord::decode(r.key.as_ref(), r.value.as_ref()) {
                     Ok(rec) => {
-                        coordinator.replay(rec);
+                        match txn_producer {
+                            Some(pid) => coordinator.replay_txn(pid, rec),
+                            None => coordinator.replay(rec),
+                        }
                         count += 1;
                     }
                     Err(e) => {

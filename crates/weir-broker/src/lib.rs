@@ -19,3 +19,6 @@ pub mod metadata_store;
 pub mod partition;
 pub mod producer_state;
 pub mod server;
+pub mod txn_config;
+pub mod txn_markers;
+pub mod txn_service;

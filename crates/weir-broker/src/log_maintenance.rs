@@ -11,6 +11,24 @@ use std::time::Duration;
 
 use crate::broker::{Broker, now_ms};
 
+/// Every `producer.id.expiration.check.interval.ms`, drop the state of
+/// producers idle longer than `producer.id.expiration.ms` from every
+/// partition (producers with an open transaction are kept).
+pub async fn expire_producers(broker: Arc<Broker>) {
+    let txn = &broker.config.txn;
+    let every = Duration::from_millis(txn.producer_id_expiration_check_interval_ms);
+    loop {
+        tokio::time::sleep(every).await;
+        let now = now_ms();
+        for p in broker.logs.all() {
+            let n = p.expire_producers(now, txn.producer_id_expiration_ms);
+            if n > 0 {
+                tracing::info!(topic = %p.topic, partition = p.index, producers = n, "expired idle producer ids");
+            }
+        }
+    }
+}
+
 /// Run retention and the cleaner forever (until the task is aborted).
 pub async fn run(broker: Arc<Broker>) {
     let every = Duration::from_millis(broker.config.log_retention_check_interval_ms);

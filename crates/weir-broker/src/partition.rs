@@ -642,15 +642,30 @@ impl Partition {
         if !cfg.cleanup_compact {
             return Ok(None);
         }
+        let mut guard = self.lock();
+        let log = guard.as_mut().ok_or(StorageError::LogOffline)?;
+        let last_stable_offset = self.lso_locked(log);
+        let aborted = self
+            .producers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .aborted_between(i64::MIN, i64::MAX)
+            .into_iter()
+            .map(|a| weir_storage::AbortedRange {
+                producer_id: a.producer_id,
+                first_offset: a.first_offset,
+                last_offset: a.last_offset,
+            })
+            .collect();
         let cleaner = weir_storage::cleaner::CleanerConfig {
             min_compaction_lag_ms: cfg.min_compaction_lag_ms,
             delete_retention_ms: cfg.delete_retention_ms,
             min_cleanable_dirty_ratio: cfg.min_cleanable_dirty_ratio,
             max_compaction_lag_ms: cfg.max_compaction_lag_ms,
             key_map_bytes,
+            last_stable_offset,
+            aborted,
         };
-        let mut guard = self.lock();
-        let log = guard.as_mut().ok_or(StorageError::LogOffline)?;
         let info = log.cleanable_dirty_ratio(&cleaner, now_ms)?;
         if !info.needs_cleaning(&cleaner) {
             return Ok(None);

@@ -13,6 +13,9 @@ pub enum ServeError {
     /// The group coordinator could not load.
     #[error(transparent)]
     Groups(#[from] crate::group_service::GroupStartError),
+    /// The transaction coordinator could not load.
+    #[error("transaction coordinator: {0}")]
+    Transactions(String),
     /// Could not bind the listener.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -30,6 +33,9 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), ServeError> {
     crate::group_service::GroupService::start(&broker).await?;
+    crate::txn_service::TxnService::start_if_present(&broker)
+        .await
+        .map_err(ServeError::Transactions)?;
     let l = broker
         .config
         .listeners
@@ -74,6 +80,7 @@ pub async fn run(
 
     let flusher = tokio::spawn(flush_loop(broker.clone()));
     let maintenance = tokio::spawn(crate::log_maintenance::run(broker.clone()));
+    let expiry = tokio::spawn(crate::log_maintenance::expire_producers(broker.clone()));
     let accept = async {
         loop {
             match listener.accept().await {
@@ -94,6 +101,7 @@ pub async fn run(
     }
     flusher.abort();
     maintenance.abort();
+    expiry.abort();
     tracing::info!("shutting down: flushing and closing logs");
     let b = broker.clone();
     let _ = tokio::task::spawn_blocking(move || b.shutdown()).await;

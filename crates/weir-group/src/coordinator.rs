@@ -27,6 +27,9 @@ pub struct GroupCoordinator {
     id_seed: u64,
     id_counter: u64,
     pub(crate) next_expiry_check_ms: i64,
+    /// Offsets committed inside open transactions, by producer id, then
+    /// group (see `txn_offsets`).
+    pub(crate) pending_txn: crate::txn_offsets::PendingTxnOffsets,
 }
 
 /// splitmix64: member ids only need to be unique, not secret.
@@ -249,6 +252,7 @@ impl GroupCoordinator {
             id_seed,
             id_counter: 0,
             next_expiry_check_ms: 0,
+            pending_txn: BTreeMap::new(),
         }
     }
 
@@ -413,6 +417,10 @@ impl GroupCoordinator {
                 && g.pending_members.is_empty()
                 && g.offsets.is_empty()
                 && g.generation_id == 0
+                && !self
+                    .pending_txn
+                    .values()
+                    .any(|groups| groups.contains_key(group_id))
         }) {
             self.groups.remove(group_id);
         }

@@ -32,6 +32,7 @@ mod group;
 mod membership;
 mod offsets;
 pub mod record;
+mod txn_offsets;
 mod types;
 
 pub use coordinator::{GROUP_ID_MAX_BYTES, GroupCoordinator};
@@ -39,4 +40,5 @@ pub use group::GroupState;
 pub use membership::{LeaveResult, LeavingMember};
 pub use offsets::{CommitResult, OffsetMap};
 pub use record::{GroupMetadataValue, GroupRecord, MemberMetadata, OffsetValue, RecordError};
+pub use txn_offsets::TxnCommitRequest;
 pub use types::*;

@@ -52,6 +52,18 @@ pub enum Effect {
         /// Records in append order.
         records: Vec<GroupRecord>,
     },
+    /// Append these records as one transactional batch of the producer
+    /// (offsets committed inside a transaction, TxnOffsetCommit).
+    PersistTxn {
+        /// The group whose partition receives the records.
+        group_id: String,
+        /// Producer id of the transaction.
+        producer_id: i64,
+        /// Its epoch.
+        producer_epoch: i16,
+        /// Records in append order.
+        records: Vec<GroupRecord>,
+    },
     /// Answer a parked request, once every earlier `Persist` of the same
     /// call is durable.
     Respond(RequestId, Response),

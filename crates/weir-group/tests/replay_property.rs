@@ -69,7 +69,7 @@ impl Model {
                         self.ids.insert(*k, (o.member_id.clone(), o.generation_id));
                     }
                 }
-                Effect::Respond(..) => {}
+                Effect::Respond(..) | Effect::PersistTxn { .. } => {}
             }
         }
     }

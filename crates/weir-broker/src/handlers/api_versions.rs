@@ -23,7 +23,7 @@ pub const SUPPORTED: &[(i16, i16, i16)] = &[
     (3, 0, 12), // Metadata
     (8, 0, 9),  // OffsetCommit
     (9, 0, 9),  // OffsetFetch
-    (10, 0, 6), // FindCoordinator (transaction keys: COORDINATOR_NOT_AVAILABLE)
+    (10, 0, 6), // FindCoordinator
     (11, 0, 9), // JoinGroup
     (12, 0, 4), // Heartbeat
     (13, 0, 5), // LeaveGroup
@@ -34,7 +34,14 @@ pub const SUPPORTED: &[(i16, i16, i16)] = &[
     (19, 0, 7), // CreateTopics
     (20, 0, 6), // DeleteTopics
     (21, 0, 2), // DeleteRecords
-    (22, 0, 5), // InitProducerId (idempotent producers; transactional ids refused)
+    (22, 0, 5), // InitProducerId
+    (24, 0, 5), // AddPartitionsToTxn
+    (25, 0, 4), // AddOffsetsToTxn
+    (26, 0, 5), // EndTxn
+    (27, 0, 1), // WriteTxnMarkers
+    (28, 0, 4), // TxnOffsetCommit
+    (65, 0, 0), // DescribeTransactions
+    (66, 0, 1), // ListTransactions
     (42, 0, 2), // DeleteGroups
     (47, 0, 0), // OffsetDelete
     (23, 0, 4), // OffsetForLeaderEpoch

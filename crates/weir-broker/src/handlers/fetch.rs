@@ -3,6 +3,10 @@
 //! `partition_max_bytes`, and KIP-74: the first batch of the first non-empty
 //! partition is returned even if it is larger than the limits).
 //!
+//! `isolation_level` read_committed (1) reads only below the last stable
+//! offset and lists the aborted transactions overlapping the returned
+//! batches, so the client drops their records (Kafka's txn index lookup).
+//!
 //! Incremental fetch sessions (KIP-227) are not kept: every response carries
 //! session id 0, which tells clients to send full requests; a request naming
 //! a session gets FETCH_SESSION_ID_NOT_FOUND so the client starts over.
@@ -13,7 +17,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use weir_protocol::messages::fetch_request::FetchRequest;
 use weir_protocol::messages::fetch_response::{
-    FetchResponse, FetchableTopicResponse, PartitionData,
+    AbortedTransaction, FetchResponse, FetchableTopicResponse, PartitionData,
 };
 use weir_types::TopicId;
 
@@ -98,9 +102,10 @@ fn read_once(
             };
             let mut pd = empty_partition(p.partition, ErrorCode::None);
             pd.high_watermark = hw;
-            pd.last_stable_offset = hw;
+            pd.last_stable_offset = partition.last_stable_offset().unwrap_or(hw);
             pd.log_start_offset = log_start;
-            if req.isolation_level == READ_COMMITTED {
+            let committed = req.isolation_level == READ_COMMITTED;
+            if committed {
                 pd.aborted_transactions = Some(Vec::new());
             }
             if p.fetch_offset < log_start || p.fetch_offset > hw {
@@ -111,8 +116,29 @@ fn read_once(
             }
             let limit = (p.partition_max_bytes.max(0) as usize).min(remaining);
             if p.fetch_offset < hw && (limit > 0 || !first_non_empty_done) {
-                match partition.read(p.fetch_offset, limit.max(1)) {
-                    Ok(bytes) => {
+                let read = if committed {
+                    partition
+                        .read_committed(p.fetch_offset, limit.max(1))
+                        .map(|(bytes, aborted)| (bytes, Some(aborted)))
+                } else {
+                    partition
+                        .read(p.fetch_offset, limit.max(1))
+                        .map(|bytes| (bytes, None))
+                };
+                match read {
+                    Ok((bytes, aborted)) => {
+                        if let Some(aborted) = aborted.filter(|_| !bytes.is_empty()) {
+                            pd.aborted_transactions = Some(
+                                aborted
+                                    .into_iter()
+                                    .map(|a| AbortedTransaction {
+                                        producer_id: a.producer_id,
+                                        first_offset: a.first_offset,
+                                        ..Default::default()
+                                    })
+                                    .collect(),
+                            );
+                        }
                         // Only the first non-empty partition may exceed the limits (KIP-74).
                         if !bytes.is_empty() && (!first_non_empty_done || bytes.len() <= limit) {
                             first_non_empty_done = true;

@@ -1,8 +1,9 @@
-//! FindCoordinator (key 10): this node coordinates every group (single
-//! node: it leads every `__consumer_offsets` partition). Transaction
-//! coordinators do not exist yet, so key type 1 answers
-//! COORDINATOR_NOT_AVAILABLE; other key types are INVALID_REQUEST.
-//! v4+ batches keys in `coordinator_keys`.
+//! FindCoordinator (key 10): this node coordinates every group and every
+//! transactional id (single node: it leads every `__consumer_offsets` and
+//! `__transaction_state` partition). The first lookup of a transactional id
+//! creates `__transaction_state` (as Kafka does) and answers
+//! COORDINATOR_NOT_AVAILABLE until it is loaded; clients retry. Other key
+//! types are INVALID_REQUEST. v4+ batches keys in `coordinator_keys`.
 
 use std::sync::Arc;
 
@@ -11,14 +12,17 @@ use weir_protocol::messages::find_coordinator_response::{Coordinator, FindCoordi
 
 use crate::broker::Broker;
 use crate::errors::ErrorCode;
+use crate::txn_service::TxnService;
 
 const GROUP_KEY_TYPE: i8 = 0;
 const TRANSACTION_KEY_TYPE: i8 = 1;
 
-fn lookup(broker: &Broker, key: &str, key_type: i8) -> Coordinator {
+fn lookup(broker: &Arc<Broker>, key: &str, key_type: i8) -> Coordinator {
     let (host, port) = broker.advertised();
     let error = match key_type {
         GROUP_KEY_TYPE if broker.groups.is_ready() => None,
+        TRANSACTION_KEY_TYPE if key.is_empty() => Some(ErrorCode::InvalidRequest),
+        TRANSACTION_KEY_TYPE if TxnService::ensure_started(broker, true) => None,
         GROUP_KEY_TYPE | TRANSACTION_KEY_TYPE => Some(ErrorCode::CoordinatorNotAvailable),
         _ => Some(ErrorCode::InvalidRequest),
     };
@@ -37,9 +41,12 @@ fn lookup(broker: &Broker, key: &str, key_type: i8) -> Coordinator {
             port: -1,
             error_code: code.code(),
             error_message: Some(match code {
+                ErrorCode::InvalidRequest if key_type == TRANSACTION_KEY_TYPE => {
+                    "empty transactional id".into()
+                }
                 ErrorCode::InvalidRequest => format!("unknown key type {key_type}"),
                 _ if key_type == TRANSACTION_KEY_TYPE => {
-                    "transactions are not supported yet".into()
+                    "the transaction coordinator is loading".into()
                 }
                 _ => "the group coordinator is loading".into(),
             }),

@@ -1,5 +1,6 @@
 //! ListOffsets (key 2): earliest, latest, max-timestamp and by-timestamp
-//! lookups (the last through the time index).
+//! lookups (the last through the time index). With read_committed
+//! isolation (v2+) "latest" is the last stable offset.
 
 use weir_protocol::messages::list_offsets_request::ListOffsetsRequest;
 use weir_protocol::messages::list_offsets_response::{
@@ -15,6 +16,8 @@ const EARLIEST: i64 = -2;
 const MAX_TIMESTAMP: i64 = -3;
 const EARLIEST_LOCAL: i64 = -4;
 const LATEST_TIERED: i64 = -5;
+/// `isolation_level` read_committed: "latest" is the last stable offset.
+const READ_COMMITTED: i8 = 1;
 
 /// Answer ListOffsets.
 pub fn handle(broker: &Broker, version: i16, req: ListOffsetsRequest) -> ListOffsetsResponse {
@@ -55,8 +58,13 @@ pub fn handle(broker: &Broker, version: i16, req: ListOffsetsRequest) -> ListOff
                             return r;
                         }
                     };
+                    let latest = if req.isolation_level == READ_COMMITTED {
+                        partition.last_stable_offset().unwrap_or(end)
+                    } else {
+                        end
+                    };
                     let found: Result<Option<(i64, i64)>, _> = match p.timestamp {
-                        LATEST => Ok(Some((end, -1))),
+                        LATEST => Ok(Some((latest, -1))),
                         EARLIEST | EARLIEST_LOCAL => Ok(Some((start, -1))),
                         // No tiered storage: nothing is tiered.
                         LATEST_TIERED => Ok(Some((-1, -1))),

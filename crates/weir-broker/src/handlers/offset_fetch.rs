@@ -1,8 +1,10 @@
 //! OffsetFetch (key 9). v0-v7 ask for one group; v8+ for several
 //! (`groups`). A partition without a committed offset answers offset -1,
 //! no error, as Kafka does; `topics` null (v2+) asks for every committed
-//! offset. `require_stable` has nothing to wait for: there are no pending
-//! transactional commits.
+//! offset. With `require_stable` (v7+), a partition whose offset is held by
+//! an open transaction (TxnOffsetCommit not yet committed or aborted)
+//! answers UNSTABLE_OFFSET_COMMIT, and the client retries (Kafka's
+//! behaviour; librdkafka asks for it under read_committed).
 
 use std::sync::Arc;
 
@@ -48,6 +50,19 @@ fn rows(offsets: &OffsetMap, wanted: Option<Vec<(String, Vec<i32>)>>) -> Rows {
     }
 }
 
+/// First version carrying `require_stable`.
+const REQUIRE_STABLE_MIN_VERSION: i16 = 7;
+
+/// UNSTABLE_OFFSET_COMMIT if `require_stable` and a transaction holds the
+/// partition's offset, else 0.
+fn unstable(broker: &Broker, require_stable: bool, group: &str, topic: &str, p: i32) -> i16 {
+    if require_stable && broker.groups.has_pending_txn_offset(group, topic, p) {
+        ErrorCode::UnstableOffsetCommit.code()
+    } else {
+        0
+    }
+}
+
 fn fetch(broker: &Broker, group_id: &str) -> Result<OffsetMap, ErrorCode> {
     if !broker.groups.is_ready() {
         return Err(ErrorCode::CoordinatorNotAvailable);
@@ -77,11 +92,11 @@ pub fn handle(broker: &Arc<Broker>, version: i16, req: OffsetFetchRequest) -> Of
                         ..Default::default()
                     },
                     Ok(offsets) => OffsetFetchResponseGroup {
-                        group_id: g.group_id,
+                        group_id: g.group_id.clone(),
                         topics: rows(&offsets, wanted)
                             .into_iter()
                             .map(|(name, ps)| OffsetFetchResponseTopics {
-                                name,
+                                name: name.clone(),
                                 partitions: ps
                                     .into_iter()
                                     .map(|(p, o, e, m)| OffsetFetchResponsePartitions {
@@ -89,6 +104,13 @@ pub fn handle(broker: &Arc<Broker>, version: i16, req: OffsetFetchRequest) -> Of
                                         committed_offset: o,
                                         committed_leader_epoch: e,
                                         metadata: Some(m),
+                                        error_code: unstable(
+                                            broker,
+                                            req.require_stable,
+                                            &g.group_id,
+                                            &name,
+                                            p,
+                                        ),
                                         ..Default::default()
                                     })
                                     .collect(),
@@ -114,6 +136,7 @@ pub fn handle(broker: &Arc<Broker>, version: i16, req: OffsetFetchRequest) -> Of
         Ok(o) => (o, ErrorCode::None),
         Err(code) => (OffsetMap::new(), code),
     };
+    let stable = version >= REQUIRE_STABLE_MIN_VERSION && req.require_stable;
     // v0-v1 have no top-level error: it goes on every partition.
     let part_error = if version < 2 { error.code() } else { 0 };
     OffsetFetchResponse {
@@ -121,7 +144,7 @@ pub fn handle(broker: &Arc<Broker>, version: i16, req: OffsetFetchRequest) -> Of
         topics: rows(&offsets, wanted)
             .into_iter()
             .map(|(name, ps)| OffsetFetchResponseTopic {
-                name,
+                name: name.clone(),
                 partitions: ps
                     .into_iter()
                     .map(|(p, o, e, m)| OffsetFetchResponsePartition {
@@ -129,7 +152,10 @@ pub fn handle(broker: &Arc<Broker>, version: i16, req: OffsetFetchRequest) -> Of
                         committed_offset: o,
                         committed_leader_epoch: e,
                         metadata: Some(m),
-                        error_code: part_error,
+                        error_code: match part_error {
+                            0 => unstable(broker, stable, &req.group_id, &name, p),
+                            code => code,
+                        },
                         ..Default::default()
                     })
                     .collect(),

@@ -57,6 +57,34 @@ fn part(index: i32, code: i16, message: Option<String>) -> PartitionProduceRespo
     }
 }
 
+/// KIP-890 verification: a transactional batch is accepted only if its
+/// producer id and epoch are the transaction's current ones and the
+/// partition was added to the open transaction, so a zombie or a confused
+/// client cannot open a transaction here that no marker would ever close.
+fn verify_in_transaction(
+    broker: &Broker,
+    txn_id: &str,
+    header: &weir_protocol::record_batch::BatchHeader,
+    topic: &str,
+    partition: i32,
+) -> Result<(), ErrorCode> {
+    if !broker.txns.is_ready() {
+        // Not loaded yet (only right after start-up): the partition's own
+        // epoch checks still apply.
+        return Ok(());
+    }
+    let tp = [(topic.to_string(), partition)];
+    let verdict =
+        broker
+            .txns
+            .verify_partitions(txn_id, header.producer_id, header.producer_epoch, &tp);
+    match verdict.into_iter().next().map(|(_, r)| r) {
+        Some(Ok(())) => Ok(()),
+        Some(Err(weir_txn::TxnError::ProducerFenced(_))) => Err(ErrorCode::InvalidProducerEpoch),
+        _ => Err(ErrorCode::InvalidTxnState),
+    }
+}
+
 /// Run the in-order part of a Produce request.
 pub async fn begin(broker: &Arc<Broker>, cid: i32, version: i16, req: ProduceRequest) -> Pending {
     let acks = req.acks;
@@ -142,12 +170,29 @@ pub async fn begin(broker: &Arc<Broker>, cid: i32, version: i16, req: ProduceReq
             let Some(header) = headers.first() else {
                 continue;
             };
-            if header.is_transactional() {
-                // Transactions need the transaction coordinator (not served yet).
-                parts.push(fail(
-                    ErrorCode::InvalidTxnState,
-                    Some("transactions are not supported yet".into()),
+            if header.is_control() {
+                // Kafka: only transaction coordinators write control records.
+                parts.push(part(
+                    pd.index,
+                    INVALID_RECORD,
+                    Some("clients may not write control records".into()),
                 ));
+                continue;
+            }
+            if header.is_transactional() && !header.has_producer_id() {
+                parts.push(part(
+                    pd.index,
+                    INVALID_RECORD,
+                    Some("a transactional batch needs a producer id".into()),
+                ));
+                continue;
+            }
+            if header.is_transactional()
+                && let Some(txn_id) = req.transactional_id.as_deref()
+                && let Err(code) = verify_in_transaction(broker, txn_id, header, &name, pd.index)
+            {
+                tracing::info!(topic = %name, partition = pd.index, transactional_id = txn_id, ?code, "transactional batch refused");
+                parts.push(fail(code, None));
                 continue;
             }
             if header.compression() == Compression::Zstd && version < ZSTD_MIN_PRODUCE_VERSION {
