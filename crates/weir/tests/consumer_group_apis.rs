@@ -253,7 +253,10 @@ fn every_advertised_group_api_version_is_served() {
                 .map_or(r.error_code, |c| c.error_code);
             // The first lookup creates __transaction_state: COORDINATOR_NOT_AVAILABLE
             // until it is loaded, then this node.
-            assert!([0, 15].contains(&code), "transaction coordinator v{v}: {code}");
+            assert!(
+                [0, 15].contains(&code),
+                "transaction coordinator v{v}: {code}"
+            );
         }
     }
     let mut loaded = false;

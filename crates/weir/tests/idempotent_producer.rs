@@ -135,3 +135,67 @@ fn retries_are_deduplicated_and_gaps_refused() {
     assert_eq!(produce(&mut conn, batch(pid, 0, 6, 1)).error_code, 47);
     assert_eq!(log_end(&mut conn), 7);
 }
+
+fn now_batch(pid: i64, seq: i32, count: usize) -> Bytes {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let mut b = BatchBuilder::new(now);
+    b.producer(pid, 0, seq);
+    for i in 0..count {
+        b.push(None, Some(format!("e{i}").as_bytes()), &[], now);
+    }
+    b.build()
+}
+
+#[test]
+fn idle_producer_state_expires() {
+    // producer.id.expiration.ms: an idle producer's sequence state is
+    // dropped; its next batch must start a new sequence at 0.
+    let broker = TestBroker::start(
+        BIN,
+        &[
+            "producer.id.expiration.ms=2000",
+            "producer.id.expiration.check.interval.ms=100",
+        ],
+    );
+    let mut conn = broker.connect();
+    let created: CreateTopicsResponse = conn.call(
+        19,
+        7,
+        &CreateTopicsRequest {
+            topics: vec![CreatableTopic {
+                name: TOPIC.into(),
+                num_partitions: 1,
+                replication_factor: 1,
+                ..Default::default()
+            }],
+            timeout_ms: 10_000,
+            ..Default::default()
+        },
+    );
+    assert_eq!(created.topics[0].error_code, 0);
+    let init: InitProducerIdResponse = conn.call(
+        22,
+        4,
+        &InitProducerIdRequest {
+            transactional_id: None,
+            transaction_timeout_ms: 60_000,
+            ..Default::default()
+        },
+    );
+    let pid = init.producer_id;
+    assert_eq!(produce(&mut conn, now_batch(pid, 0, 3)).error_code, 0);
+    assert_eq!(produce(&mut conn, now_batch(pid, 3, 3)).error_code, 0);
+    // While it is remembered, a gap is refused and a retry is a duplicate.
+    assert_eq!(produce(&mut conn, now_batch(pid, 9, 1)).error_code, 45);
+    let retry = produce(&mut conn, now_batch(pid, 3, 3));
+    assert_eq!((retry.error_code, retry.base_offset), (0, 3));
+    std::thread::sleep(std::time::Duration::from_millis(3000));
+    // Expired: continuing the old sequence is out of order, a new one at 0 is accepted.
+    assert_eq!(produce(&mut conn, now_batch(pid, 6, 1)).error_code, 45);
+    let fresh = produce(&mut conn, now_batch(pid, 0, 1));
+    assert_eq!((fresh.error_code, fresh.base_offset), (0, 6));
+    assert_eq!(log_end(&mut conn), 7);
+}

@@ -580,3 +580,33 @@ fn every_version_of_the_transaction_apis_answers() {
         );
     }
 }
+
+#[test]
+fn idle_transactional_ids_expire() {
+    let broker = TestBroker::start(
+        BIN,
+        &[
+            "transaction.state.log.num.partitions=2",
+            "transactional.id.expiration.ms=1500",
+            "transaction.abort.timed.out.transaction.cleanup.interval.ms=100",
+            "transaction.remove.expired.transaction.cleanup.interval.ms=100",
+        ],
+    );
+    let mut conn = broker.connect();
+    create_topic(&mut conn);
+    find_txn_coordinator(&mut conn);
+    let first = init(&mut conn, 4, 60_000);
+    assert_eq!(first.error_code, 0);
+    assert_eq!(describe(&mut conn, TXN).0, 0);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while describe(&mut conn, TXN).0 == 0 {
+        assert!(Instant::now() < deadline, "transactional id never expired");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(describe(&mut conn, TXN).0, 105);
+    // The id starts over with a new producer id.
+    let again = init(&mut conn, 4, 60_000);
+    assert_eq!(again.error_code, 0);
+    assert_ne!(again.producer_id, first.producer_id);
+    assert_eq!(again.producer_epoch, 0);
+}
