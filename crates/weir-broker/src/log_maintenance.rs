@@ -56,7 +56,7 @@ pub async fn run(broker: Arc<Broker>) {
                 Ok((_, Err(e))) => {
                     tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "log cleaner failed")
                 }
-                Ok((Ok(_), Ok(Some(stats)))) => tracing::info!(
+                Ok((Ok(_), Ok(Some(stats)))) if stats.records_read > 0 => tracing::info!(
                     topic = %p.topic,
                     partition = p.index,
                     records_read = stats.records_read,

@@ -332,7 +332,11 @@ pub fn clean(log: &mut Log, cfg: &CleanerConfig, now_ms: i64) -> Result<CleanSta
     log.guard(result)?;
     stats.cleaned_up_to = end;
     log.tombstone_deadline_ms = stats.tombstone_deadline_ms;
-    tracing::info!(dir = %log.dir.display(), ?stats, "cleaned log");
+    if stats.segments_read > 0 {
+        tracing::info!(dir = %log.dir.display(), ?stats, "cleaned log");
+    } else {
+        tracing::debug!(dir = %log.dir.display(), ?stats, "nothing to clean");
+    }
     Ok(stats)
 }
 
