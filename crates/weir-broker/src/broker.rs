@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::Notify;
+use weir_metadata::broker_config::BrokerLayers;
 use weir_metadata::topic_config::ConfigError;
 use weir_metadata::topics::{CreateTopic, CreateTopicError, create_topic, delete_topic};
 use weir_metadata::{MetadataImage, MetadataRecord};
@@ -194,6 +195,15 @@ fn base64_url(bytes: &[u8; 16]) -> String {
         .collect()
 }
 
+/// The config layers of `config`'s broker under `image`'s dynamic configs.
+fn broker_layers(config: &BrokerConfig, image: &MetadataImage) -> BrokerLayers {
+    BrokerLayers {
+        dynamic_broker: image.broker_configs(Some(config.node_id)),
+        dynamic_default: image.broker_configs(None),
+        static_props: config.props.clone(),
+    }
+}
+
 impl Broker {
     /// Open the data directory: replay metadata and open every partition.
     pub fn open(config: BrokerConfig) -> Result<Broker, StartError> {
@@ -209,7 +219,8 @@ impl Broker {
         let cluster_id = load_meta_properties(&dir, config.node_id)?;
         let now = now_ms();
         let metadata = MetadataStore::open(&dir, now)?;
-        let logs = LogManager::new(&dir, config.node_id, config.props.clone());
+        let layers = broker_layers(&config, &metadata.image());
+        let logs = LogManager::new(&dir, config.node_id, layers.effective());
         logs.open_all(&metadata.image(), now)?;
         let advertised = config
             .advertised_listeners
@@ -386,6 +397,60 @@ impl Broker {
             topic = name,
             changes = records.len(),
             "altered topic configs"
+        );
+        Ok(())
+    }
+
+    /// Static and dynamic broker configs of this broker.
+    pub fn broker_layers(&self) -> BrokerLayers {
+        broker_layers(&self.config, &self.image())
+    }
+
+    /// Change dynamic broker configs of `entity` (`None`: the cluster-wide
+    /// default, else this broker's id): `compute` turns the current ones
+    /// into the new ones. Takes effect on every topic at once.
+    pub async fn alter_broker_configs(
+        &self,
+        entity: Option<i32>,
+        compute: impl FnOnce(&BTreeMap<String, String>) -> Result<BTreeMap<String, String>, ConfigError>,
+        validate_only: bool,
+    ) -> Result<(), AlterConfigsError> {
+        let _guard = self.controller.lock().await;
+        let current = self.image().broker_configs(entity);
+        let next = compute(&current)?;
+        if validate_only {
+            return Ok(());
+        }
+        let mut records = Vec::new();
+        for (k, v) in &next {
+            if current.get(k) != Some(v) {
+                records.push(MetadataRecord::BrokerConfig {
+                    broker: entity,
+                    name: k.clone(),
+                    value: Some(v.clone()),
+                });
+            }
+        }
+        for k in current.keys().filter(|k| !next.contains_key(*k)) {
+            records.push(MetadataRecord::BrokerConfig {
+                broker: entity,
+                name: k.clone(),
+                value: None,
+            });
+        }
+        self.metadata
+            .commit(&records, now_ms())
+            .map_err(|e| AlterConfigsError::MetadataLog(e.to_string()))?;
+        let image = self.image();
+        self.logs
+            .set_broker_props(broker_layers(&self.config, &image).effective());
+        for topic in image.topics() {
+            self.logs.refresh_topic_config(topic);
+        }
+        tracing::info!(
+            entity = ?entity,
+            changes = records.len(),
+            "altered dynamic broker configs"
         );
         Ok(())
     }

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use weir_metadata::topic_config::{TOPIC_CONFIGS, topic_config_def};
+use weir_metadata::topic_config::TOPIC_CONFIGS;
 
 /// A `NAME://host:port` listener.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -213,27 +213,12 @@ fn is_synonym_key(key: &str) -> bool {
 
 /// Validate a `log.*`-style broker key through the topic config it feeds.
 fn validate_synonym(key: &str, value: &str) -> Result<(), ConfigError> {
-    for def in TOPIC_CONFIGS {
-        for (syn, mult) in def.synonyms {
-            if *syn != key {
-                continue;
-            }
-            if *mult != 1 {
-                let n: i64 = value
-                    .trim()
-                    .parse()
-                    .map_err(|_| invalid(key, value, "expected an integer"))?;
-                return def
-                    .validate(&n.saturating_mul(*mult).to_string())
-                    .map_err(|e| invalid(key, value, e.to_string()));
-            }
-            let def = topic_config_def(def.name).unwrap_or(def);
-            return def
-                .validate(value)
-                .map_err(|e| invalid(key, value, e.to_string()));
+    weir_metadata::broker_config::validate_broker_synonym(key, value).map_err(|e| match e {
+        weir_metadata::topic_config::ConfigError::InvalidValue { reason, .. } => {
+            invalid(key, value, reason)
         }
-    }
-    Ok(())
+        other => invalid(key, value, other.to_string()),
+    })
 }
 
 /// Read a Java properties file.

@@ -19,7 +19,8 @@ use crate::partition::Partition;
 pub struct LogManager {
     dir: PathBuf,
     node_id: i32,
-    broker_props: std::collections::BTreeMap<String, String>,
+    /// Effective broker props (static plus dynamic broker configs).
+    broker_props: RwLock<std::collections::BTreeMap<String, String>>,
     partitions: RwLock<HashMap<TopicPartition, Arc<Partition>>>,
 }
 
@@ -59,14 +60,21 @@ impl LogManager {
         LogManager {
             dir: dir.to_path_buf(),
             node_id,
-            broker_props,
+            broker_props: RwLock::new(broker_props),
             partitions: RwLock::new(HashMap::new()),
         }
     }
 
     /// The effective config of a topic.
     pub fn effective_config(&self, topic: &TopicImage) -> EffectiveTopicConfig {
-        EffectiveTopicConfig::resolve(&topic.configs, &self.broker_props)
+        let props = self.broker_props.read().unwrap_or_else(|p| p.into_inner());
+        EffectiveTopicConfig::resolve(&topic.configs, &props)
+    }
+
+    /// Replace the effective broker props (a dynamic broker config
+    /// changed); the caller then refreshes every topic's config.
+    pub fn set_broker_props(&self, props: std::collections::BTreeMap<String, String>) {
+        *self.broker_props.write().unwrap_or_else(|p| p.into_inner()) = props;
     }
 
     /// Partition by topic and index.

@@ -53,8 +53,11 @@ pub enum ConfigsAction {
         #[arg(long, value_enum)]
         entity_type: EntityType,
         /// Topic name or broker id
-        #[arg(long)]
-        entity_name: String,
+        #[arg(long, required_unless_present = "entity_default")]
+        entity_name: Option<String>,
+        /// The cluster-wide broker defaults (with --entity-type brokers)
+        #[arg(long, conflicts_with = "entity_name")]
+        entity_default: bool,
         /// Show every config, not only those set on the entity
         #[arg(long)]
         all: bool,
@@ -68,8 +71,11 @@ pub enum ConfigsAction {
         #[arg(long, value_enum)]
         entity_type: EntityType,
         /// Topic name or broker id
-        #[arg(long)]
-        entity_name: String,
+        #[arg(long, required_unless_present = "entity_default")]
+        entity_name: Option<String>,
+        /// The cluster-wide broker defaults (with --entity-type brokers)
+        #[arg(long, conflicts_with = "entity_name")]
+        entity_default: bool,
         /// KEY=VALUE[,KEY=VALUE...] to set (repeatable)
         #[arg(long = "add-config", value_name = "KEY=VALUE", value_delimiter = ',', value_parser = parse_key_value)]
         add: Vec<(String, String)>,
@@ -125,15 +131,30 @@ fn source_name(source: i8) -> &'static str {
         .unwrap_or("UNKNOWN")
 }
 
+/// The resource name: the entity name, or "" for `--entity-default`
+/// (Kafka's name for the cluster-wide broker defaults).
+fn entity(entity_type: EntityType, name: Option<String>, default: bool) -> anyhow::Result<String> {
+    match (name, default) {
+        (_, true) if entity_type != EntityType::Brokers => {
+            anyhow::bail!("--entity-default applies to --entity-type brokers only")
+        }
+        (_, true) => Ok(String::new()),
+        (Some(n), false) => Ok(n),
+        (None, false) => anyhow::bail!("give --entity-name or --entity-default"),
+    }
+}
+
 pub(crate) async fn run(args: ConfigsArgs) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout();
     match args.action {
         ConfigsAction::Describe {
             entity_type,
             entity_name,
+            entity_default,
             all,
             connect,
         } => {
+            let entity_name = entity(entity_type, entity_name, entity_default)?;
             let admin = Admin::new(connect.connect().await?);
             let configs = admin
                 .describe_configs(entity_type.resource_type(), &entity_name)
@@ -175,10 +196,12 @@ pub(crate) async fn run(args: ConfigsArgs) -> anyhow::Result<ExitCode> {
         ConfigsAction::Alter {
             entity_type,
             entity_name,
+            entity_default,
             add,
             delete,
             connect,
         } => {
+            let entity_name = entity(entity_type, entity_name, entity_default)?;
             if add.is_empty() && delete.is_empty() {
                 anyhow::bail!("nothing to change: give --add-config and/or --delete-config");
             }

@@ -6,7 +6,9 @@
 use std::collections::BTreeMap;
 
 use crate::record::MetadataRecord;
-use crate::topic_config::{ConfigError, ConfigType, topic_config_def, validate_topic_config};
+use crate::topic_config::{
+    ConfigDef, ConfigError, ConfigType, topic_config_def, validate_topic_config,
+};
 
 /// One IncrementalAlterConfigs operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,8 +31,23 @@ fn list_items(v: &str) -> Vec<String> {
         .collect()
 }
 
-fn require_list(key: &str, value: &str) -> Result<(), ConfigError> {
-    match topic_config_def(key) {
+/// Which configs an alteration applies to: topic configs, or the dynamic
+/// broker configs (see [`crate::broker_config`]).
+pub struct Scope<'a> {
+    /// The definition behind a key (`None`: unknown key).
+    pub def: &'a dyn Fn(&str) -> Option<&'static ConfigDef>,
+    /// Validate a value for a key.
+    pub validate: &'a dyn Fn(&str, &str) -> Result<(), ConfigError>,
+}
+
+/// Topic configs.
+pub const TOPICS: Scope<'static> = Scope {
+    def: &topic_config_def,
+    validate: &validate_topic_config,
+};
+
+fn require_list(scope: &Scope<'_>, key: &str, value: &str) -> Result<(), ConfigError> {
+    match (scope.def)(key) {
         None => Err(ConfigError::UnknownKey(key.to_string())),
         Some(d) if d.ty != ConfigType::List => Err(ConfigError::InvalidValue {
             key: key.to_string(),
@@ -41,10 +58,19 @@ fn require_list(key: &str, value: &str) -> Result<(), ConfigError> {
     }
 }
 
-/// Apply incremental operations to `current` overrides; every resulting
-/// value is validated. Lists start from the current override, else the
-/// default (as Kafka does).
+/// Apply incremental operations to `current` topic overrides; every
+/// resulting value is validated. Lists start from the current override,
+/// else the default (as Kafka does).
 pub fn incremental_alter(
+    current: &BTreeMap<String, String>,
+    ops: &[ConfigOp],
+) -> Result<BTreeMap<String, String>, ConfigError> {
+    incremental_alter_in(&TOPICS, current, ops)
+}
+
+/// [`incremental_alter`] for the configs of `scope`.
+pub fn incremental_alter_in(
+    scope: &Scope<'_>,
     current: &BTreeMap<String, String>,
     ops: &[ConfigOp],
 ) -> Result<BTreeMap<String, String>, ConfigError> {
@@ -52,21 +78,21 @@ pub fn incremental_alter(
     for op in ops {
         match op {
             ConfigOp::Set(k, v) => {
-                validate_topic_config(k, v)?;
+                (scope.validate)(k, v)?;
                 next.insert(k.clone(), v.clone());
             }
             ConfigOp::Delete(k) => {
-                if topic_config_def(k).is_none() {
+                if (scope.def)(k).is_none() {
                     return Err(ConfigError::UnknownKey(k.clone()));
                 }
                 next.remove(k);
             }
             ConfigOp::Append(k, v) | ConfigOp::Subtract(k, v) => {
-                require_list(k, v)?;
+                require_list(scope, k, v)?;
                 let base = next
                     .get(k)
                     .cloned()
-                    .or_else(|| topic_config_def(k).map(|d| d.default.to_string()));
+                    .or_else(|| (scope.def)(k).map(|d| d.default.to_string()));
                 let mut items = list_items(base.as_deref().unwrap_or(""));
                 let changes = list_items(v);
                 if matches!(op, ConfigOp::Append(..)) {
@@ -79,7 +105,7 @@ pub fn incremental_alter(
                     items.retain(|i| !changes.contains(i));
                 }
                 let joined = items.join(",");
-                validate_topic_config(k, &joined)?;
+                (scope.validate)(k, &joined)?;
                 next.insert(k.clone(), joined);
             }
         }
@@ -87,12 +113,20 @@ pub fn incremental_alter(
     Ok(next)
 }
 
-/// AlterConfigs (legacy): the given set replaces every override.
+/// AlterConfigs (legacy): the given set replaces every topic override.
 pub fn replace_all(
     configs: &BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, String>, ConfigError> {
+    replace_all_in(&TOPICS, configs)
+}
+
+/// [`replace_all`] for the configs of `scope`.
+pub fn replace_all_in(
+    scope: &Scope<'_>,
+    configs: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, ConfigError> {
     for (k, v) in configs {
-        validate_topic_config(k, v)?;
+        (scope.validate)(k, v)?;
     }
     Ok(configs.clone())
 }

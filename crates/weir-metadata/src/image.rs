@@ -56,12 +56,22 @@ pub struct MetadataImage {
     topics: BTreeMap<String, TopicImage>,
     names_by_id: HashMap<TopicId, String>,
     next_producer_id: i64,
+    /// Dynamic broker configs: `None` = cluster default, `Some(id)` = one broker.
+    broker_configs: BTreeMap<Option<i32>, BTreeMap<String, String>>,
 }
 
 impl MetadataImage {
     /// An empty image.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Dynamic broker configs of `broker` (`None`: the cluster default).
+    pub fn broker_configs(&self, broker: Option<i32>) -> BTreeMap<String, String> {
+        self.broker_configs
+            .get(&broker)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Topic by name.
@@ -143,6 +153,17 @@ impl MetadataImage {
                 match value {
                     Some(v) => t.configs.insert(name.clone(), v.clone()),
                     None => t.configs.remove(name),
+                };
+            }
+            MetadataRecord::BrokerConfig {
+                broker,
+                name,
+                value,
+            } => {
+                let configs = self.broker_configs.entry(*broker).or_default();
+                match value {
+                    Some(v) => configs.insert(name.clone(), v.clone()),
+                    None => configs.remove(name),
                 };
             }
             MetadataRecord::ProducerIds { next_producer_id } => {

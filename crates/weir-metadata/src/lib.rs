@@ -11,6 +11,7 @@
 //! Everything here is pure: no I/O, no clock, no randomness (ids are passed
 //! in by the caller).
 
+pub mod broker_config;
 pub mod config_ops;
 pub mod image;
 pub mod names;

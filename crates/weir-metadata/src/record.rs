@@ -11,7 +11,12 @@
 //! {"v":1,"type":"TopicConfig","topic":"orders","name":"retention.ms","value":"604800000"}
 //! {"v":1,"type":"RemoveTopic","topic_id":"…"}
 //! {"v":1,"type":"ProducerIds","next_producer_id":2000}
+//! {"v":1,"type":"BrokerConfig","broker":null,"name":"log.retention.ms","value":"3600000"}
 //! ```
+//!
+//! `BrokerConfig` is a dynamic broker config: `broker` null is the
+//! cluster-wide default (`kafka-configs --entity-default`), a node id is
+//! that broker's own; `value` null removes it.
 //!
 //! JSON is used because metadata changes are rare and small, and because a
 //! human can read the log with any consumer (`weir consume __cluster_metadata`).
@@ -60,6 +65,15 @@ pub enum MetadataRecord {
         /// Config key, e.g. `retention.ms`.
         name: String,
         /// New value, or `None` to delete the override.
+        value: Option<String>,
+    },
+    /// A dynamic broker config was set (`value` present) or removed.
+    BrokerConfig {
+        /// Broker id, or `None` for the cluster-wide default.
+        broker: Option<i32>,
+        /// Config key, e.g. `log.retention.ms`.
+        name: String,
+        /// New value, or `None` to delete it.
         value: Option<String>,
     },
     /// A block of producer ids was handed out: every id below

@@ -178,10 +178,11 @@ fn success_result(
             (Uuid::ZERO, parts.unwrap_or(-1), rf.unwrap_or(-1), overrides)
         }
     };
+    let broker_props = broker.broker_layers().effective();
     let configs = TOPIC_CONFIGS
         .iter()
         .map(|def| {
-            let (value, source) = resolve(def, &overrides, &broker.config.props);
+            let (value, source) = resolve(def, &overrides, &broker_props);
             CreatableTopicConfigs {
                 name: def.name.to_string(),
                 value: Some(value),

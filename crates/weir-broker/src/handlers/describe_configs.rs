@@ -1,9 +1,13 @@
 //! DescribeConfigs (key 32): every topic config with its effective value,
-//! source and synonyms (topic override, then the broker's static `log.*`
-//! keys, then the default), and the broker's static configs.
+//! source and synonyms (topic override, then the broker's `log.*` keys:
+//! this broker's dynamic value, the cluster-wide dynamic default, the
+//! static value; then the built-in default), and the broker's configs
+//! (entity name = node id: static and dynamic with their sources; empty
+//! name: the cluster-wide dynamic defaults).
 
 use std::collections::BTreeMap;
 
+use weir_metadata::broker_config::{BrokerLayers, BrokerSource, dynamic_broker_config};
 use weir_metadata::topic_config::{ConfigSource, TOPIC_CONFIGS, resolve};
 use weir_protocol::messages::describe_configs_request::DescribeConfigsRequest;
 use weir_protocol::messages::describe_configs_response::{
@@ -33,16 +37,26 @@ fn wanted(keys: &Option<Vec<String>>, name: &str) -> bool {
 
 fn topic_configs(
     overrides: &BTreeMap<String, String>,
-    broker: &BTreeMap<String, String>,
+    layers: &BrokerLayers,
     keys: &Option<Vec<String>>,
     synonyms: bool,
     docs: bool,
 ) -> Vec<DescribeConfigsResourceResult> {
+    let broker = layers.effective();
     TOPIC_CONFIGS
         .iter()
         .filter(|d| wanted(keys, d.name))
         .map(|def| {
-            let (value, source) = resolve(def, overrides, broker);
+            let (value, source) = resolve(def, overrides, &broker);
+            // Which broker layer supplied it (the first synonym present).
+            let source_code = match source {
+                ConfigSource::StaticBroker => def
+                    .synonyms
+                    .iter()
+                    .find_map(|(k, _)| layers.sources(k).first().map(|(_, s)| s.code()))
+                    .unwrap_or(SOURCE_STATIC_BROKER),
+                other => other.code(),
+            };
             let mut syns = Vec::new();
             if synonyms {
                 if let Some(v) = overrides.get(def.name) {
@@ -54,11 +68,11 @@ fn topic_configs(
                     });
                 }
                 for (key, _) in def.synonyms {
-                    if let Some(v) = broker.get(*key) {
+                    for (v, src) in layers.sources(key) {
                         syns.push(DescribeConfigsSynonym {
                             name: (*key).into(),
-                            value: Some(v.clone()),
-                            source: SOURCE_STATIC_BROKER,
+                            value: Some(v),
+                            source: src.code(),
                             ..Default::default()
                         });
                     }
@@ -80,7 +94,7 @@ fn topic_configs(
                 value: Some(value),
                 read_only: false,
                 is_default: source == ConfigSource::Default,
-                config_source: source.code(),
+                config_source: source_code,
                 is_sensitive: false,
                 synonyms: syns,
                 config_type: def.ty.describe_code(),
@@ -91,26 +105,68 @@ fn topic_configs(
         .collect()
 }
 
+/// One broker key: its winning value and source, and (with `synonyms`)
+/// every layer that sets it.
+fn broker_entry(
+    key: &str,
+    sources: Vec<(String, BrokerSource)>,
+    synonyms: bool,
+    docs: bool,
+) -> Option<DescribeConfigsResourceResult> {
+    let (value, source) = sources.first().cloned()?;
+    Some(DescribeConfigsResourceResult {
+        name: key.to_string(),
+        value: Some(value),
+        // Only the broker defaults of topic configs change at run time.
+        read_only: dynamic_broker_config(key).is_none(),
+        is_default: false,
+        config_source: source.code(),
+        is_sensitive: false,
+        synonyms: if synonyms {
+            sources
+                .into_iter()
+                .map(|(v, s)| DescribeConfigsSynonym {
+                    name: key.to_string(),
+                    value: Some(v),
+                    source: s.code(),
+                    ..Default::default()
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
+        config_type: 2,
+        documentation: docs.then(String::new),
+        ..Default::default()
+    })
+}
+
 fn broker_configs(
-    props: &BTreeMap<String, String>,
+    layers: &BrokerLayers,
+    default_entity: bool,
     keys: &Option<Vec<String>>,
+    synonyms: bool,
     docs: bool,
 ) -> Vec<DescribeConfigsResourceResult> {
-    props
-        .iter()
-        .filter(|(k, _)| wanted(keys, k))
-        .map(|(k, v)| DescribeConfigsResourceResult {
-            name: k.clone(),
-            value: Some(v.clone()),
-            // Dynamic broker configs are not served: everything is static.
-            read_only: true,
-            is_default: false,
-            config_source: SOURCE_STATIC_BROKER,
-            is_sensitive: false,
-            synonyms: Vec::new(),
-            config_type: 2,
-            documentation: docs.then(String::new),
-            ..Default::default()
+    let names: Vec<String> = if default_entity {
+        layers.dynamic_default.keys().cloned().collect()
+    } else {
+        layers.effective().into_keys().collect()
+    };
+    names
+        .into_iter()
+        .filter(|k| wanted(keys, k))
+        .filter_map(|k| {
+            let sources = if default_entity {
+                layers
+                    .sources(&k)
+                    .into_iter()
+                    .filter(|(_, s)| *s != BrokerSource::DynamicBroker)
+                    .collect()
+            } else {
+                layers.sources(&k)
+            };
+            broker_entry(&k, sources, synonyms, docs)
         })
         .collect()
 }
@@ -138,7 +194,7 @@ pub fn handle(
                     Some(t) => {
                         out.configs = topic_configs(
                             &t.configs,
-                            &broker.config.props,
+                            &broker.broker_layers(),
                             &r.configuration_keys,
                             synonyms,
                             docs,
@@ -154,7 +210,13 @@ pub fn handle(
                     if r.resource_name.is_empty()
                         || r.resource_name == broker.node_id().to_string() =>
                 {
-                    out.configs = broker_configs(&broker.config.props, &r.configuration_keys, docs);
+                    out.configs = broker_configs(
+                        &broker.broker_layers(),
+                        r.resource_name.is_empty(),
+                        &r.configuration_keys,
+                        synonyms,
+                        docs,
+                    );
                 }
                 RESOURCE_BROKER => {
                     out.error_code = ErrorCode::InvalidRequest.code();
