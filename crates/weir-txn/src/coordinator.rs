@@ -1,233 +1,58 @@
 //! The coordinator state machine (Kafka's `TransactionCoordinator` and
-//! `TransactionMetadata`).
+//! `TransactionMetadata`), one [`TxnMetadata`] per transactional id.
 //!
-//! ```text
-//!            InitProducerId (epoch+1)
-//!   Empty / CompleteCommit / CompleteAbort ──AddPartitions──▶ Ongoing
-//!        ▲                                                     │ EndTxn, timeout (epoch+1),
-//!        │ complete (markers written)                          │ InitProducerId (fence, epoch+1)
-//!        └──── CompleteCommit / CompleteAbort ◀── PrepareCommit / PrepareAbort
-//! ```
+//! ## Transitions
 //!
-//! While a transaction is in a Prepare state its markers are being
-//! written; calls for it get CONCURRENT_TRANSACTIONS (retriable).
-//! A producer whose epoch is older than the id's current epoch is fenced.
+//! | from | to | by |
+//! |---|---|---|
+//! | (unknown) | Empty, fresh producer id, epoch 0 | `init_producer_id` |
+//! | Empty, CompleteCommit, CompleteAbort | Empty, epoch + 1 (a fresh producer id at epoch 0 once the epoch is exhausted) | `init_producer_id` |
+//! | Ongoing | PrepareAbort, epoch + 1 (fences the old producer) | `init_producer_id`, `tick` (timeout) |
+//! | Empty, CompleteCommit, CompleteAbort, Ongoing | Ongoing | `add_partitions` |
+//! | Ongoing | PrepareCommit / PrepareAbort | `end_txn` |
+//! | PrepareCommit / PrepareAbort | CompleteCommit / CompleteAbort | `complete` (markers written) |
+//! | Empty, CompleteCommit, CompleteAbort | removed (tombstone) | `tick` (idle for `id_expiration_ms`) |
+//!
+//! Kafka passes through PrepareEpochFence in memory on the way from Ongoing
+//! to PrepareAbort and never writes it; Weir goes straight to PrepareAbort,
+//! and treats a PrepareEpochFence read from a Kafka log as a PrepareAbort
+//! with the next epoch. Dead is likewise never held: expiry removes the id.
+//!
+//! While a transaction is in a Prepare state its markers are being written;
+//! calls for it get CONCURRENT_TRANSACTIONS (retriable). A producer whose
+//! epoch is not the id's current epoch is fenced.
+//!
+//! Every change returns the id's full record (as Kafka writes it); replaying
+//! those records through [`TxnCoordinator::replay`] rebuilds the same state,
+//! except the KIP-360 `last_producer_*` fields, which value v0 cannot hold
+//! (a retry that spans a restart is fenced, as in Kafka before KIP-890).
 
 #![deny(clippy::unwrap_used, clippy::indexing_slicing)]
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::record::{TxnLogValue, TxnRecord};
+pub use crate::error::TxnError;
+use crate::record::TxnRecord;
 use crate::state::TxnState;
+pub use crate::types::{
+    EndOutcome, InitOutcome, MarkerJob, NO_EPOCH, NO_PRODUCER, Tick, TxnConfig, TxnDescription,
+    TxnListing, TxnMetadata,
+};
 
-/// Coordinator settings (Kafka's broker configs of the same meaning).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TxnConfig {
-    /// `transaction.max.timeout.ms`.
-    pub max_timeout_ms: i32,
-    /// `transactional.id.expiration.ms`.
-    pub id_expiration_ms: i64,
-}
+/// Epoch at which a producer id is exhausted and replaced by a fresh one
+/// (Kafka's `isEpochExhausted`): i16::MAX stays free so that the
+/// coordinator can always fence the last producer.
+pub const EPOCH_EXHAUSTED: i16 = i16::MAX - 1;
 
-impl Default for TxnConfig {
-    fn default() -> Self {
-        TxnConfig {
-            max_timeout_ms: 900_000,
-            id_expiration_ms: 604_800_000,
-        }
-    }
-}
-
-/// Why an operation was refused; the broker maps each to a Kafka code.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TxnError {
-    /// INVALID_PRODUCER_ID_MAPPING (49).
-    #[error("invalid producer id mapping: {0}")]
-    InvalidProducerIdMapping(String),
-    /// PRODUCER_FENCED (90), INVALID_PRODUCER_EPOCH (47) for old versions.
-    #[error("producer fenced: {0}")]
-    ProducerFenced(String),
-    /// CONCURRENT_TRANSACTIONS (51).
-    #[error("concurrent transactions: {0}")]
-    ConcurrentTransactions(String),
-    /// INVALID_TXN_STATE (48).
-    #[error("invalid transaction state: {0}")]
-    InvalidTxnState(String),
-    /// INVALID_TRANSACTION_TIMEOUT (50).
-    #[error("invalid transaction timeout: {0}")]
-    InvalidTransactionTimeout(String),
-    /// TRANSACTIONAL_ID_NOT_FOUND (105).
-    #[error("transactional id not found: {0}")]
-    TransactionalIdNotFound(String),
-    /// INVALID_REQUEST (42).
-    #[error("invalid request: {0}")]
-    InvalidRequest(String),
-}
-
-/// State of one transactional id.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TxnMetadata {
-    /// Current producer id.
-    pub producer_id: i64,
-    /// Previous producer id (-1: none), for KIP-360 retries.
-    pub last_producer_id: i64,
-    /// Current epoch.
-    pub producer_epoch: i16,
-    /// Previous epoch (-1: none), for KIP-360 retries.
-    pub last_producer_epoch: i16,
-    /// `transaction.timeout.ms`.
-    pub timeout_ms: i32,
-    /// State.
-    pub state: TxnState,
-    /// Partitions of the open (or ending) transaction.
-    pub partitions: BTreeSet<(String, i32)>,
-    /// Start of the open transaction (-1: none).
-    pub start_ms: i64,
-    /// Last change.
-    pub last_update_ms: i64,
-}
-
-impl TxnMetadata {
-    fn value(&self) -> TxnLogValue {
-        let mut partitions: Vec<(String, Vec<i32>)> = Vec::new();
-        for (topic, p) in &self.partitions {
-            match partitions.last_mut() {
-                Some((t, ids)) if t == topic => ids.push(*p),
-                _ => partitions.push((topic.clone(), vec![*p])),
-            }
-        }
-        TxnLogValue {
-            producer_id: self.producer_id,
-            producer_epoch: self.producer_epoch,
-            timeout_ms: self.timeout_ms,
-            state: self.state,
-            partitions,
-            last_update_ms: self.last_update_ms,
-            start_ms: self.start_ms,
-        }
-    }
-
-    fn job(&self, transactional_id: &str, commit: bool) -> MarkerJob {
-        MarkerJob {
-            transactional_id: transactional_id.to_string(),
-            producer_id: self.producer_id,
-            producer_epoch: self.producer_epoch,
-            commit,
-            partitions: self.partitions.iter().cloned().collect(),
-        }
-    }
-
-    /// Bump the epoch (remembering the previous one).
-    fn bump(&mut self) {
-        self.last_producer_id = self.producer_id;
-        self.last_producer_epoch = self.producer_epoch;
-        self.producer_epoch = self.producer_epoch.saturating_add(1);
-    }
-}
-
-/// Markers to write when a transaction ends.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MarkerJob {
-    /// The transactional id.
-    pub transactional_id: String,
-    /// Producer id to write into the markers.
-    pub producer_id: i64,
-    /// Producer epoch to write into the markers.
-    pub producer_epoch: i16,
-    /// Commit (true) or abort.
-    pub commit: bool,
-    /// Partitions that get a marker.
-    pub partitions: Vec<(String, i32)>,
-}
-
-/// Outcome of [`TxnCoordinator::init_producer_id`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum InitOutcome {
-    /// Answer with these; persist `record` first (if any).
-    Ready {
-        /// Producer id.
-        producer_id: i64,
-        /// Producer epoch.
-        producer_epoch: i16,
-        /// State to persist (`None`: a KIP-360 retry, nothing changed).
-        record: Option<TxnRecord>,
-    },
-    /// An older producer's transaction is open: persist `record`, write
-    /// the abort markers, `complete`, then call `init_producer_id` again.
-    AbortFirst {
-        /// The abort.
-        job: MarkerJob,
-        /// State to persist (PrepareAbort with the bumped epoch).
-        record: TxnRecord,
-    },
-}
-
-/// Outcome of [`TxnCoordinator::end_txn`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EndOutcome {
-    /// Persist `record` (the Prepare state), write the markers, `complete`.
-    WriteMarkers {
-        /// The markers.
-        job: MarkerJob,
-        /// State to persist.
-        record: TxnRecord,
-    },
-    /// A retry of an EndTxn that already completed: answer success.
-    AlreadyDone,
-}
-
-/// What [`TxnCoordinator::tick`] found.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Tick {
-    /// Timed-out transactions being aborted (with a bumped epoch).
-    pub aborts: Vec<(MarkerJob, TxnRecord)>,
-    /// Tombstones of expired transactional ids.
-    pub expired: Vec<TxnRecord>,
-}
-
-/// DescribeTransactions' view of one id.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TxnDescription {
-    /// State.
-    pub state: TxnState,
-    /// `transaction.timeout.ms`.
-    pub timeout_ms: i32,
-    /// Start of the open transaction (-1: none).
-    pub start_ms: i64,
-    /// Producer id.
-    pub producer_id: i64,
-    /// Producer epoch.
-    pub producer_epoch: i16,
-    /// Partitions, by topic.
-    pub topics: Vec<(String, Vec<i32>)>,
-}
-
-/// ListTransactions' view of one id.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TxnListing {
-    /// The transactional id.
-    pub transactional_id: String,
-    /// Producer id.
-    pub producer_id: i64,
-    /// State.
-    pub state: TxnState,
-}
+/// Longest transactional id or topic name, in bytes: what a classic
+/// string in a `__transaction_state` record can hold.
+pub const NAME_MAX_BYTES: usize = i16::MAX as usize;
 
 /// Every transactional id this coordinator owns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TxnCoordinator {
     config: TxnConfig,
     txns: BTreeMap<String, TxnMetadata>,
-}
-
-/// Epoch at which a producer id is exhausted and replaced.
-const EPOCH_EXHAUSTED: i16 = i16::MAX - 1;
-
-fn record(id: &str, m: &TxnMetadata) -> TxnRecord {
-    TxnRecord {
-        transactional_id: id.to_string(),
-        value: Some(m.value()),
-    }
 }
 
 fn check_producer(id: &str, m: &TxnMetadata, producer_id: i64, epoch: i16) -> Result<(), TxnError> {
@@ -246,6 +71,17 @@ fn check_producer(id: &str, m: &TxnMetadata, producer_id: i64, epoch: i16) -> Re
     Ok(())
 }
 
+fn concurrent(id: &str, m: &TxnMetadata) -> TxnError {
+    TxnError::ConcurrentTransactions(format!(
+        "{id} is completing a transaction ({})",
+        m.state.as_str()
+    ))
+}
+
+fn no_fresh_id() -> TxnError {
+    TxnError::ConcurrentTransactions("a producer id must be allocated first".into())
+}
+
 impl TxnCoordinator {
     /// An empty coordinator.
     pub fn new(config: TxnConfig) -> Self {
@@ -253,6 +89,11 @@ impl TxnCoordinator {
             config,
             txns: BTreeMap::new(),
         }
+    }
+
+    /// Its settings.
+    pub fn config(&self) -> &TxnConfig {
+        &self.config
     }
 
     /// Number of transactional ids.
@@ -270,7 +111,9 @@ impl TxnCoordinator {
         self.txns.get(txn_id)
     }
 
-    /// Whether InitProducerId for `txn_id` needs a fresh producer id.
+    /// Whether InitProducerId for `txn_id` needs a fresh producer id: the
+    /// id is unknown or its epoch is exhausted. The driver then allocates
+    /// one and passes it to [`TxnCoordinator::init_producer_id`].
     pub fn needs_producer_id(&self, txn_id: &str) -> bool {
         self.txns
             .get(txn_id)
@@ -278,6 +121,14 @@ impl TxnCoordinator {
     }
 
     /// InitProducerId with a transactional id (see [`InitOutcome`]).
+    ///
+    /// `expected` is KIP-360's producer id and epoch (InitProducerId v3+,
+    /// `None` for -1/-1): the client's own, when it re-initialises after an
+    /// error. It must be the current pair (then the epoch is bumped and the
+    /// old one remembered) or the pair before the last such bump (a retry:
+    /// the current pair is returned unchanged); otherwise PRODUCER_FENCED.
+    /// A new id accepts any `expected` (Kafka: a producer recovering from
+    /// UNKNOWN_PRODUCER_ID).
     pub fn init_producer_id(
         &mut self,
         txn_id: &str,
@@ -286,8 +137,10 @@ impl TxnCoordinator {
         fresh_producer_id: Option<i64>,
         now_ms: i64,
     ) -> Result<InitOutcome, TxnError> {
-        if txn_id.is_empty() {
-            return Err(TxnError::InvalidRequest("empty transactional id".into()));
+        if txn_id.is_empty() || txn_id.len() > NAME_MAX_BYTES {
+            return Err(TxnError::InvalidRequest(format!(
+                "a transactional id must have 1..={NAME_MAX_BYTES} bytes"
+            )));
         }
         if timeout_ms <= 0 || timeout_ms > self.config.max_timeout_ms {
             return Err(TxnError::InvalidTransactionTimeout(format!(
@@ -296,42 +149,34 @@ impl TxnCoordinator {
             )));
         }
         let Some(m) = self.txns.get_mut(txn_id) else {
-            let Some(pid) = fresh_producer_id else {
-                return Err(TxnError::ConcurrentTransactions(
-                    "a producer id must be allocated first".into(),
-                ));
-            };
+            let pid = fresh_producer_id.ok_or_else(no_fresh_id)?;
             let m = TxnMetadata {
                 producer_id: pid,
-                last_producer_id: -1,
+                last_producer_id: NO_PRODUCER,
                 producer_epoch: 0,
-                last_producer_epoch: -1,
+                last_producer_epoch: NO_EPOCH,
                 timeout_ms,
                 state: TxnState::Empty,
                 partitions: BTreeSet::new(),
                 start_ms: -1,
                 last_update_ms: now_ms,
             };
-            let r = record(txn_id, &m);
+            let record = m.record(txn_id);
             self.txns.insert(txn_id.to_string(), m);
             return Ok(InitOutcome::Ready {
                 producer_id: pid,
                 producer_epoch: 0,
-                record: Some(r),
+                record: Some(record),
             });
         };
         if m.state.is_preparing() {
-            return Err(TxnError::ConcurrentTransactions(format!(
-                "{txn_id} is completing a transaction ({})",
-                m.state.as_str()
-            )));
+            return Err(concurrent(txn_id, m));
         }
         let mut retry = false;
         if let Some((pid, epoch)) = expected {
             let current = pid == m.producer_id && epoch == m.producer_epoch;
-            retry = m.last_producer_epoch >= 0
-                && epoch == m.last_producer_epoch
-                && (pid == m.last_producer_id || pid == m.producer_id);
+            retry = m.last_producer_epoch != NO_EPOCH
+                && (pid, epoch) == (m.last_producer_id, m.last_producer_epoch);
             if !current && !retry {
                 return Err(TxnError::ProducerFenced(format!(
                     "{txn_id}: producer {pid} epoch {epoch} is not current (producer {} epoch {})",
@@ -340,13 +185,15 @@ impl TxnCoordinator {
             }
         }
         if m.state == TxnState::Ongoing {
-            // Fence the older producer: abort its transaction with a bumped epoch.
-            m.bump();
+            // Fence the older producer: abort its transaction with a bumped
+            // epoch. That epoch is never handed out: the driver completes
+            // the abort and calls again, which bumps once more.
+            m.bump_epoch(false);
             m.state = TxnState::PrepareAbort;
             m.last_update_ms = now_ms;
             return Ok(InitOutcome::AbortFirst {
                 job: m.job(txn_id, false),
-                record: record(txn_id, m),
+                record: m.record(txn_id),
             });
         }
         if retry {
@@ -357,17 +204,17 @@ impl TxnCoordinator {
             });
         }
         if m.producer_epoch >= EPOCH_EXHAUSTED {
-            let Some(pid) = fresh_producer_id else {
-                return Err(TxnError::ConcurrentTransactions(
-                    "a producer id must be allocated first".into(),
-                ));
-            };
+            let pid = fresh_producer_id.ok_or_else(no_fresh_id)?;
             m.last_producer_id = m.producer_id;
-            m.last_producer_epoch = m.producer_epoch;
+            m.last_producer_epoch = if expected.is_some() {
+                m.producer_epoch
+            } else {
+                NO_EPOCH
+            };
             m.producer_id = pid;
             m.producer_epoch = 0;
         } else {
-            m.bump();
+            m.bump_epoch(expected.is_some());
         }
         m.timeout_ms = timeout_ms;
         m.state = TxnState::Empty;
@@ -377,7 +224,7 @@ impl TxnCoordinator {
         Ok(InitOutcome::Ready {
             producer_id: m.producer_id,
             producer_epoch: m.producer_epoch,
-            record: Some(record(txn_id, m)),
+            record: Some(m.record(txn_id)),
         })
     }
 
@@ -394,7 +241,9 @@ impl TxnCoordinator {
         Ok(m)
     }
 
-    /// AddPartitionsToTxn: the record to persist, `None` if nothing changed.
+    /// AddPartitionsToTxn (and AddOffsetsToTxn with the group's offsets
+    /// partition): the record to persist, `None` if every partition already
+    /// is in the open transaction.
     pub fn add_partitions(
         &mut self,
         txn_id: &str,
@@ -403,12 +252,15 @@ impl TxnCoordinator {
         partitions: &[(String, i32)],
         now_ms: i64,
     ) -> Result<Option<TxnRecord>, TxnError> {
+        if let Some((topic, _)) = partitions.iter().find(|(t, _)| t.len() > NAME_MAX_BYTES) {
+            return Err(TxnError::InvalidRequest(format!(
+                "topic name of {} bytes is longer than {NAME_MAX_BYTES}",
+                topic.len()
+            )));
+        }
         let m = self.checked(txn_id, producer_id, epoch)?;
         if m.state.is_preparing() {
-            return Err(TxnError::ConcurrentTransactions(format!(
-                "{txn_id} is completing a transaction ({})",
-                m.state.as_str()
-            )));
+            return Err(concurrent(txn_id, m));
         }
         if m.state == TxnState::Dead {
             return Err(TxnError::InvalidTxnState(format!(
@@ -425,11 +277,12 @@ impl TxnCoordinator {
         m.partitions.extend(partitions.iter().cloned());
         m.state = TxnState::Ongoing;
         m.last_update_ms = now_ms;
-        Ok(Some(record(txn_id, m)))
+        Ok(Some(m.record(txn_id)))
     }
 
-    /// AddPartitionsToTxn `verify_only` (and Produce's KIP-890 check): each
-    /// partition must be in the open transaction of this producer.
+    /// AddPartitionsToTxn v4+ `verify_only` (and Produce's KIP-890 check):
+    /// each partition must be in the open transaction of this producer and
+    /// epoch; a partition not added yet gets INVALID_TXN_STATE, as in Kafka.
     pub fn verify_partitions(
         &self,
         txn_id: &str,
@@ -459,7 +312,8 @@ impl TxnCoordinator {
             .collect()
     }
 
-    /// EndTxn (see [`EndOutcome`]).
+    /// EndTxn (see [`EndOutcome`]). An Ongoing transaction without
+    /// partitions ends too (its job has no partitions).
     pub fn end_txn(
         &mut self,
         txn_id: &str,
@@ -480,7 +334,7 @@ impl TxnCoordinator {
                 m.last_update_ms = now_ms;
                 Ok(EndOutcome::WriteMarkers {
                     job: m.job(txn_id, commit),
-                    record: record(txn_id, m),
+                    record: m.record(txn_id),
                 })
             }
             (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false) => {
@@ -496,8 +350,9 @@ impl TxnCoordinator {
         }
     }
 
-    /// After a job's markers were written: PrepareX → CompleteX. `None` if
-    /// the job is stale (the id moved on).
+    /// After a job's markers were written: PrepareX → CompleteX, with the
+    /// partitions and start time cleared. `None` if the job is stale (the
+    /// id is gone, has another producer id or epoch, or is not preparing).
     pub fn complete(
         &mut self,
         txn_id: &str,
@@ -517,135 +372,14 @@ impl TxnCoordinator {
         m.partitions.clear();
         m.start_ms = -1;
         m.last_update_ms = now_ms;
-        Some(record(txn_id, m))
-    }
-
-    /// Abort timed-out transactions (bumping the epoch, which fences their
-    /// producer) and expire idle ids, at most `limit` of each.
-    pub fn tick(&mut self, now_ms: i64, limit: usize) -> Tick {
-        let mut tick = Tick::default();
-        let expiration = self.config.id_expiration_ms;
-        let mut expired_ids = Vec::new();
-        for (id, m) in &mut self.txns {
-            if m.state == TxnState::Ongoing
-                && m.start_ms.saturating_add(i64::from(m.timeout_ms)) < now_ms
-                && tick.aborts.len() < limit
-            {
-                m.bump();
-                m.state = TxnState::PrepareAbort;
-                m.last_update_ms = now_ms;
-                tick.aborts.push((m.job(id, false), record(id, m)));
-            } else if m.state.is_idle()
-                && m.last_update_ms.saturating_add(expiration) < now_ms
-                && expired_ids.len() < limit
-            {
-                expired_ids.push(id.clone());
-            }
-        }
-        for id in expired_ids {
-            self.txns.remove(&id);
-            tick.expired.push(TxnRecord {
-                transactional_id: id,
-                value: None,
-            });
-        }
-        tick
-    }
-
-    /// The earliest time an open transaction times out (`i64::MAX`: none).
-    pub fn next_deadline(&self) -> i64 {
-        self.txns
-            .values()
-            .filter(|m| m.state == TxnState::Ongoing)
-            .map(|m| m.start_ms.saturating_add(i64::from(m.timeout_ms)))
-            .min()
-            .unwrap_or(i64::MAX)
-    }
-
-    /// Apply a record read back from `__transaction_state`.
-    pub fn replay(&mut self, r: TxnRecord) {
-        let Some(v) = r.value else {
-            self.txns.remove(&r.transactional_id);
-            return;
-        };
-        let mut m = TxnMetadata {
-            producer_id: v.producer_id,
-            last_producer_id: -1,
-            producer_epoch: v.producer_epoch,
-            last_producer_epoch: -1,
-            timeout_ms: v.timeout_ms,
-            state: v.state,
-            partitions: v
-                .partitions
-                .into_iter()
-                .flat_map(|(t, ids)| ids.into_iter().map(move |p| (t.clone(), p)))
-                .collect(),
-            start_ms: v.start_ms,
-            last_update_ms: v.last_update_ms,
-        };
-        if m.state == TxnState::PrepareEpochFence {
-            // Kafka's fence in progress: finish it as an abort with the next epoch.
-            m.bump();
-            m.state = TxnState::PrepareAbort;
-        }
-        self.txns.insert(r.transactional_id, m);
-    }
-
-    /// Transactions left in a Prepare state (after replay: the broker
-    /// stopped while writing their markers).
-    pub fn unfinished(&self) -> Vec<MarkerJob> {
-        self.txns
-            .iter()
-            .filter_map(|(id, m)| match m.state {
-                TxnState::PrepareCommit => Some(m.job(id, true)),
-                TxnState::PrepareAbort => Some(m.job(id, false)),
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// DescribeTransactions.
-    pub fn describe(&self, txn_id: &str) -> Result<TxnDescription, TxnError> {
-        let m = self
-            .txns
-            .get(txn_id)
-            .ok_or_else(|| TxnError::TransactionalIdNotFound(txn_id.to_string()))?;
-        Ok(TxnDescription {
-            state: m.state,
-            timeout_ms: m.timeout_ms,
-            start_ms: m.start_ms,
-            producer_id: m.producer_id,
-            producer_epoch: m.producer_epoch,
-            topics: m.value().partitions,
-        })
-    }
-
-    /// ListTransactions: ids in one of `states` (all if empty), owned by one
-    /// of `producer_ids` (all if empty), and (`duration_ms` >= 0) open for
-    /// at least that long.
-    pub fn list(
-        &self,
-        states: &[String],
-        producer_ids: &[i64],
-        duration_ms: i64,
-        now_ms: i64,
-    ) -> Vec<TxnListing> {
-        self.txns
-            .iter()
-            .filter(|(_, m)| states.is_empty() || states.iter().any(|s| s == m.state.as_str()))
-            .filter(|(_, m)| producer_ids.is_empty() || producer_ids.contains(&m.producer_id))
-            .filter(|(_, m)| {
-                duration_ms < 0
-                    || (m.start_ms >= 0 && now_ms.saturating_sub(m.start_ms) >= duration_ms)
-            })
-            .map(|(id, m)| TxnListing {
-                transactional_id: id.clone(),
-                producer_id: m.producer_id,
-                state: m.state,
-            })
-            .collect()
+        Some(m.record(txn_id))
     }
 }
 
+mod recovery;
+mod views;
+
+#[cfg(test)]
+mod replay_tests;
 #[cfg(test)]
 mod tests;

@@ -17,8 +17,19 @@
 //! Value v1 (read only; Kafka 4 writes it with KIP-890): the same fields in
 //! the flexible encoding (compact strings and arrays with unsigned-varint
 //! length + 1, a tagged-field section after each partitions element and at
-//! the end). Tagged fields (previous/next producer id, client transaction
-//! version) are skipped.
+//! the end of the value). The tagged fields PreviousProducerId (`int64`,
+//! tag 0), NextProducerId (`int64`, tag 1) and ClientTransactionVersion
+//! (`int16`, tag 2) belong to transaction version 2, which Weir does not
+//! run; they and unknown tags are skipped. Any other value version is
+//! refused with [`RecordError::UnknownVersion`].
+//!
+//! Why v0 is written: every Kafka version's tooling reads it, and Weir's
+//! state needs no v1 field. Like Kafka, an Empty value carries a null
+//! partition list rather than an empty one.
+//!
+//! Decoding never panics and allocates at most in proportion to the bytes
+//! left: every array count is checked against the smallest encoding of its
+//! elements before anything is reserved (see `weir_protocol::codec`).
 //!
 //! Status: Empty 0, Ongoing 1, PrepareCommit 2, PrepareAbort 3,
 //! CompleteCommit 4, CompleteAbort 5, Dead 6, PrepareEpochFence 7.
@@ -209,97 +220,4 @@ fn decode_value(b: &mut Bytes) -> Result<TxnLogValue, RecordError> {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "tests fail loudly on purpose")]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    #[test]
-    fn golden_key_and_value() {
-        let r = TxnRecord {
-            transactional_id: "tx".into(),
-            value: Some(TxnLogValue {
-                producer_id: 5,
-                producer_epoch: 2,
-                timeout_ms: 60_000,
-                state: TxnState::Ongoing,
-                partitions: vec![("t".into(), vec![0, 3])],
-                last_update_ms: 1000,
-                start_ms: 900,
-            }),
-        };
-        let (key, value) = r.encode().unwrap();
-        assert_eq!(&key[..], &[0, 0, 0, 2, b't', b'x']);
-        let expected: Vec<u8> = [
-            &[0u8, 0][..],            // value version 0
-            &5i64.to_be_bytes(),      // producer id
-            &2i16.to_be_bytes(),      // epoch
-            &60_000i32.to_be_bytes(), // timeout
-            &[1],                     // Ongoing
-            &1i32.to_be_bytes(),      // one topic
-            &[0, 1, b't'],            // "t"
-            &2i32.to_be_bytes(),      // two partitions
-            &0i32.to_be_bytes(),
-            &3i32.to_be_bytes(),
-            &1000i64.to_be_bytes(), // last update
-            &900i64.to_be_bytes(),  // start
-        ]
-        .concat();
-        assert_eq!(&value.clone().unwrap()[..], &expected[..]);
-        assert_eq!(TxnRecord::decode(Some(&key), value.as_ref()).unwrap(), r);
-        let tomb = TxnRecord {
-            transactional_id: "tx".into(),
-            value: None,
-        };
-        let (k, v) = tomb.encode().unwrap();
-        assert_eq!(TxnRecord::decode(Some(&k), v.as_ref()).unwrap(), tomb);
-    }
-
-    #[test]
-    fn reads_flexible_v1_values() {
-        let mut b = BytesMut::new();
-        write_i16(&mut b, 1);
-        write_i64(&mut b, 9);
-        write_i16(&mut b, 4);
-        write_i32(&mut b, 1000);
-        write_i8(&mut b, 4); // CompleteCommit
-        b.extend_from_slice(&[2]); // compact array: one element
-        b.extend_from_slice(&[2, b'a']); // compact string "a"
-        b.extend_from_slice(&[2]); // one partition
-        write_i32(&mut b, 7);
-        b.extend_from_slice(&[0]); // element tags
-        write_i64(&mut b, 50);
-        write_i64(&mut b, -1);
-        b.extend_from_slice(&[1, 0, 8]); // one tagged field: tag 0, 8 bytes
-        write_i64(&mut b, 3);
-        let v = decode_value(&mut b.freeze()).unwrap();
-        assert_eq!(v.state, TxnState::CompleteCommit);
-        assert_eq!(v.partitions, vec![("a".to_string(), vec![7])]);
-        assert_eq!((v.producer_id, v.producer_epoch, v.start_ms), (9, 4, -1));
-    }
-
-    fn any_state() -> impl Strategy<Value = TxnState> {
-        (0i8..8).prop_map(|i| TxnState::from_id(i).unwrap())
-    }
-
-    proptest! {
-        #[test]
-        fn round_trip(id in "[a-z]{1,12}", pid in any::<i64>(), epoch in any::<i16>(),
-                      timeout in any::<i32>(), state in any_state(),
-                      parts in proptest::collection::vec(("[a-z]{1,5}", proptest::collection::vec(0i32..100, 1..4)), 0..4),
-                      upd in any::<i64>(), start in any::<i64>()) {
-            let parts = if parts.is_empty() && state == TxnState::Empty { vec![] } else { parts };
-            let r = TxnRecord { transactional_id: id, value: Some(TxnLogValue {
-                producer_id: pid, producer_epoch: epoch, timeout_ms: timeout, state,
-                partitions: parts, last_update_ms: upd, start_ms: start })};
-            let (k, v) = r.encode().unwrap();
-            prop_assert_eq!(TxnRecord::decode(Some(&k), v.as_ref()).unwrap(), r);
-        }
-
-        #[test]
-        fn arbitrary_bytes_never_panic(k in proptest::collection::vec(any::<u8>(), 0..64),
-                                       v in proptest::collection::vec(any::<u8>(), 0..128)) {
-            let _ = TxnRecord::decode(Some(&Bytes::from(k)), Some(&Bytes::from(v)));
-        }
-    }
-}
+mod tests;

@@ -4,8 +4,6 @@
     reason = "tests fail loudly on purpose"
 )]
 
-use proptest::prelude::*;
-
 use super::*;
 
 const T: &str = "tx";
@@ -244,115 +242,168 @@ fn describe_and_list() {
 }
 
 #[test]
-fn replay_finds_unfinished_transactions() {
+fn zombie_cannot_claim_a_newer_epoch_by_retrying_init() {
+    // Regression: every bump used to remember the previous epoch, so a
+    // fenced instance "retrying" its InitProducerId got the new instance's
+    // epoch. Only a bump asked for with KIP-360 `expected` is retriable.
     let mut c = coord();
-    let mut log = Vec::new();
-    let InitOutcome::Ready {
-        record: Some(r), ..
-    } = c.init_producer_id(T, 1000, None, Some(7), 0).unwrap()
-    else {
-        panic!()
-    };
-    log.push(r);
-    log.push(
-        c.add_partitions(T, 7, 0, &[tp("a", 0)], 1)
-            .unwrap()
-            .unwrap(),
+    ready(c.init_producer_id(T, 1000, None, Some(7), 0).unwrap());
+    // Instance A recovers with KIP-360: epoch 1, retriable.
+    assert_eq!(
+        ready(c.init_producer_id(T, 1000, Some((7, 0)), None, 1).unwrap()),
+        (7, 1)
     );
-    let EndOutcome::WriteMarkers { record, job } = c.end_txn(T, 7, 0, false, 2).unwrap() else {
-        panic!()
+    // Instance B starts (no expected): epoch 2; A is now a zombie.
+    assert_eq!(
+        ready(c.init_producer_id(T, 1000, None, None, 2).unwrap()),
+        (7, 2)
+    );
+    assert!(matches!(
+        c.init_producer_id(T, 1000, Some((7, 1)), None, 3),
+        Err(TxnError::ProducerFenced(_))
+    ));
+    assert!(matches!(
+        c.init_producer_id(T, 1000, Some((7, 0)), None, 3),
+        Err(TxnError::ProducerFenced(_))
+    ));
+    assert_eq!(c.get(T).unwrap().producer_epoch, 2);
+}
+
+#[test]
+fn fenced_producer_cannot_retry_its_way_back() {
+    // After a fence (a second InitProducerId while Ongoing, or a timeout)
+    // the old epoch is not a retry of anything: PRODUCER_FENCED, as Kafka.
+    let mut c = coord();
+    ready(c.init_producer_id(T, 1000, None, Some(7), 0).unwrap());
+    ready(c.init_producer_id(T, 1000, Some((7, 0)), None, 1).unwrap());
+    c.add_partitions(T, 7, 1, &[tp("a", 0)], 10).unwrap();
+    let tick = c.tick(2000, 10);
+    assert_eq!(tick.aborts.len(), 1);
+    c.complete(T, 7, 2, 2001).unwrap();
+    assert!(matches!(
+        c.init_producer_id(T, 1000, Some((7, 1)), None, 2002),
+        Err(TxnError::ProducerFenced(_))
+    ));
+    // The fenced epoch 2 was never handed out: a new instance gets 3.
+    assert_eq!(
+        ready(c.init_producer_id(T, 1000, None, None, 2003).unwrap()),
+        (7, 3)
+    );
+}
+
+#[test]
+fn kip_360_retry_after_producer_id_rotation() {
+    let mut c = coord();
+    ready(c.init_producer_id(T, 1000, None, Some(7), 0).unwrap());
+    c.txns.get_mut(T).unwrap().producer_epoch = EPOCH_EXHAUSTED;
+    assert!(c.needs_producer_id(T));
+    assert_eq!(
+        ready(
+            c.init_producer_id(T, 1000, Some((7, EPOCH_EXHAUSTED)), Some(8), 1)
+                .unwrap()
+        ),
+        (8, 0)
+    );
+    let m = c.get(T).unwrap();
+    assert_eq!(
+        (m.last_producer_id, m.last_producer_epoch),
+        (7, EPOCH_EXHAUSTED)
+    );
+    // The response was lost; the retry names the old id and epoch.
+    assert_eq!(
+        c.init_producer_id(T, 1000, Some((7, EPOCH_EXHAUSTED)), None, 2)
+            .unwrap(),
+        InitOutcome::Ready {
+            producer_id: 8,
+            producer_epoch: 0,
+            record: None
+        }
+    );
+    // Without a fresh id the driver gets a retriable error, state unchanged.
+    let mut d = coord();
+    ready(d.init_producer_id(T, 1000, None, Some(7), 0).unwrap());
+    d.txns.get_mut(T).unwrap().producer_epoch = EPOCH_EXHAUSTED;
+    let before = d.clone();
+    assert!(matches!(
+        d.init_producer_id(T, 1000, None, None, 1),
+        Err(TxnError::ConcurrentTransactions(_))
+    ));
+    assert_eq!(d, before);
+}
+
+#[test]
+fn ongoing_transaction_without_partitions_ends_with_an_empty_job() {
+    let mut c = coord();
+    ready(c.init_producer_id(T, 1000, None, Some(7), 0).unwrap());
+    c.add_partitions(T, 7, 0, &[], 5).unwrap().unwrap();
+    let EndOutcome::WriteMarkers { job, .. } = c.end_txn(T, 7, 0, true, 6).unwrap() else {
+        panic!("expected markers");
     };
-    log.push(record);
-    let mut replayed = coord();
-    for r in log {
-        let (k, v) = r.encode().unwrap();
-        replayed.replay(TxnRecord::decode(Some(&k), v.as_ref()).unwrap());
-    }
-    assert_eq!(replayed.unfinished(), vec![job]);
+    assert!(job.partitions.is_empty() && job.commit);
+    // The opposite end while preparing is not a retry.
+    assert!(matches!(
+        c.end_txn(T, 7, 0, false, 7),
+        Err(TxnError::InvalidTxnState(_))
+    ));
+    assert!(matches!(
+        c.end_txn(T, 7, 0, true, 7),
+        Err(TxnError::ConcurrentTransactions(_))
+    ));
+    // A stale job (other epoch) completes nothing.
+    assert!(c.complete(T, 7, 1, 8).is_none());
+    assert!(c.complete(T, 8, 0, 8).is_none());
+    let done = c.complete(T, 7, 0, 8).unwrap().value.unwrap();
+    assert_eq!((done.state, done.start_ms), (TxnState::CompleteCommit, -1));
+    // A new transaction after a completed one starts afresh.
+    c.add_partitions(T, 7, 0, &[tp("b", 1)], 20)
+        .unwrap()
+        .unwrap();
+    let m = c.get(T).unwrap();
+    assert_eq!((m.start_ms, m.partitions.len()), (20, 1));
 }
 
-/// One operation of the replay property test.
-#[derive(Debug, Clone)]
-enum Op {
-    Init(u8),
-    Add(u8, u8),
-    End(u8, bool),
-    Complete(u8),
-    Tick(i64),
+#[test]
+fn names_too_long_for_a_record_are_refused() {
+    let mut c = coord();
+    let long = "x".repeat(NAME_MAX_BYTES + 1);
+    assert!(matches!(
+        c.init_producer_id(&long, 1000, None, Some(1), 0),
+        Err(TxnError::InvalidRequest(_))
+    ));
+    ready(c.init_producer_id(T, 1000, None, Some(1), 0).unwrap());
+    assert!(matches!(
+        c.add_partitions(T, 1, 0, &[(long, 0)], 1),
+        Err(TxnError::InvalidRequest(_))
+    ));
+    assert_eq!(c.get(T).unwrap().state, TxnState::Empty);
 }
 
-fn op() -> impl Strategy<Value = Op> {
-    prop_oneof![
-        (0u8..3).prop_map(Op::Init),
-        (0u8..3, 0u8..4).prop_map(|(i, p)| Op::Add(i, p)),
-        (0u8..3, any::<bool>()).prop_map(|(i, c)| Op::End(i, c)),
-        (0u8..3).prop_map(Op::Complete),
-        (0i64..5000).prop_map(Op::Tick),
-    ]
+#[test]
+fn dead_ids_refuse_new_partitions() {
+    let mut c = coord();
+    ready(c.init_producer_id(T, 1000, None, Some(1), 0).unwrap());
+    c.txns.get_mut(T).unwrap().state = TxnState::Dead;
+    assert!(matches!(
+        c.add_partitions(T, 1, 0, &[tp("a", 0)], 1),
+        Err(TxnError::InvalidTxnState(_))
+    ));
 }
 
-/// What the log keeps (last producer ids are memory-only, as in Kafka).
-fn persisted(c: &TxnCoordinator) -> Vec<(String, TxnLogValue)> {
-    c.txns.iter().map(|(k, m)| (k.clone(), m.value())).collect()
-}
-
-proptest! {
-    #[test]
-    fn replaying_emitted_records_rebuilds_the_state(ops in proptest::collection::vec(op(), 0..60)) {
-        let mut c = TxnCoordinator::new(TxnConfig { max_timeout_ms: 60_000, id_expiration_ms: 3000 });
-        let mut log: Vec<TxnRecord> = Vec::new();
-        let mut next_pid = 1000;
-        let mut now = 0;
-        for op in ops {
-            now += 10;
-            match op {
-                Op::Init(i) => {
-                    let id = format!("t{i}");
-                    let fresh = c.needs_producer_id(&id).then(|| { next_pid += 1; next_pid });
-                    match c.init_producer_id(&id, 1000, None, fresh, now) {
-                        Ok(InitOutcome::Ready { record: Some(r), .. }) => log.push(r),
-                        Ok(InitOutcome::AbortFirst { record, .. }) => log.push(record),
-                        _ => {}
-                    }
-                }
-                Op::Add(i, p) => {
-                    let id = format!("t{i}");
-                    if let Some(m) = c.get(&id).cloned()
-                        && let Ok(Some(r)) = c.add_partitions(&id, m.producer_id, m.producer_epoch, &[tp("a", i32::from(p))], now)
-                    {
-                        log.push(r);
-                    }
-                }
-                Op::End(i, commit) => {
-                    let id = format!("t{i}");
-                    if let Some(m) = c.get(&id).cloned()
-                        && let Ok(EndOutcome::WriteMarkers { record, .. }) = c.end_txn(&id, m.producer_id, m.producer_epoch, commit, now)
-                    {
-                        log.push(record);
-                    }
-                }
-                Op::Complete(i) => {
-                    let id = format!("t{i}");
-                    if let Some(m) = c.get(&id).cloned()
-                        && let Some(r) = c.complete(&id, m.producer_id, m.producer_epoch, now)
-                    {
-                        log.push(r);
-                    }
-                }
-                Op::Tick(dt) => {
-                    now += dt;
-                    let t = c.tick(now, usize::MAX);
-                    log.extend(t.aborts.into_iter().map(|(_, r)| r));
-                    log.extend(t.expired);
-                }
-            }
-        }
-        let mut replayed = TxnCoordinator::new(c.config.clone());
-        for r in log {
-            let (k, v) = r.encode().unwrap();
-            replayed.replay(TxnRecord::decode(Some(&k), v.as_ref()).unwrap());
-        }
-        prop_assert_eq!(persisted(&replayed), persisted(&c));
-        prop_assert_eq!(replayed.unfinished(), c.unfinished());
-    }
+#[test]
+fn list_duration_filter_counts_only_open_transactions() {
+    let mut c = coord();
+    ready(c.init_producer_id(T, 50_000, None, Some(7), 0).unwrap());
+    c.add_partitions(T, 7, 0, &[tp("a", 0)], 100).unwrap();
+    c.end_txn(T, 7, 0, true, 150).unwrap();
+    let prepare = c.list(&[], &[], 1000, 1100);
+    assert_eq!(prepare.len(), 1);
+    assert_eq!(prepare[0].state, TxnState::PrepareCommit);
+    c.complete(T, 7, 0, 1200).unwrap();
+    assert!(c.list(&[], &[], 0, 5000).is_empty());
+    assert_eq!(c.list(&[], &[], -1, 5000).len(), 1);
+    assert!(
+        c.list(&["NoSuchState".to_string()], &[], -1, 5000)
+            .is_empty()
+    );
+    assert_eq!(c.describe(T).unwrap().topics, vec![]);
 }
