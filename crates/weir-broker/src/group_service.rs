@@ -24,17 +24,15 @@ use weir_group::{
     Effect, GroupConfig, GroupCoordinator, GroupRecord, Outcome, RequestId, Response,
 };
 use weir_metadata::topics::CreateTopic;
-use weir_protocol::control::decode_marker;
-use weir_protocol::record_batch::{BatchHeader, BatchIter};
-use weir_protocol::records::{BatchBuilder, decode_batch_records};
+use weir_protocol::record_batch::BatchHeader;
+use weir_protocol::records::BatchBuilder;
 
 use crate::broker::{Broker, TopicOpError, now_ms};
 use crate::partition::Partition;
+use crate::replay::Item;
 
 /// The internal topic holding committed offsets and group metadata.
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
-/// Bytes read per step while replaying.
-const REPLAY_CHUNK_BYTES: usize = 1 << 20;
 /// The timer task wakes at least this often even without deadlines.
 const TIMER_MAX_SLEEP_MS: i64 = 5_000;
 
@@ -270,8 +268,12 @@ impl GroupService {
                     producer_epoch,
                     records,
                 } => {
-                    match self.append_txn(broker, &group_id, producer_id, producer_epoch, &records)
-                    {
+                    match self.append(
+                        broker,
+                        &group_id,
+                        Some((producer_id, producer_epoch)),
+                        &records,
+                    ) {
                         Ok(d) => pending.durable.push(d),
                         Err(err) => {
                             tracing::info!(group = %group_id, producer_id, error = %err, "transactional offset commit refused");
@@ -280,7 +282,7 @@ impl GroupService {
                     }
                 }
                 Effect::Persist { group_id, records } => {
-                    match self.append(broker, &group_id, &records) {
+                    match self.append(broker, &group_id, None, &records) {
                         Ok(d) => pending.durable.push(d),
                         Err(err) => {
                             tracing::error!(group = %group_id, error = %err, "appending group records failed");
@@ -298,10 +300,14 @@ impl GroupService {
         pending
     }
 
+    /// Append `records` to the group's partition as one batch; with
+    /// `producer` (id, epoch) as a transactional batch of that producer
+    /// (TxnOffsetCommit), checked against its epoch.
     fn append(
         &self,
         broker: &Broker,
         group_id: &str,
+        producer: Option<(i64, i16)>,
         records: &[GroupRecord],
     ) -> Result<(Arc<Partition>, i64), PersistError> {
         let index = partition_for(group_id, self.partitions.load(Ordering::Acquire));
@@ -311,48 +317,29 @@ impl GroupService {
             .ok_or(PersistError::Unavailable(index))?;
         let now = now_ms();
         let mut batch = BatchBuilder::new(now);
+        if let Some((id, epoch)) = producer {
+            batch.producer(id, epoch, -1).transactional(true);
+        }
         for r in records {
             let (key, value) = r.encode()?;
             batch.push(Some(&key), value.as_deref(), &[], now);
         }
-        let info = partition.append(BytesMut::from(&batch.build()[..]), None, now)?;
+        let bytes = batch.build();
+        let info = match producer {
+            None => partition.append(BytesMut::from(&bytes[..]), None, now)?,
+            Some(_) => {
+                let header = BatchHeader::parse(&bytes).map_err(|e| {
+                    PersistError::Storage(weir_storage::StorageError::InvalidBatch(e))
+                })?;
+                partition.append_coordinator_batch(BytesMut::from(&bytes[..]), &header, now)?
+            }
+        };
         broker.data_appended.notify_waiters();
         Ok((partition, info.last_offset + 1))
     }
 }
 
 impl GroupService {
-    /// Append a transactional batch of offset commits for `producer_id`.
-    fn append_txn(
-        &self,
-        broker: &Broker,
-        group_id: &str,
-        producer_id: i64,
-        producer_epoch: i16,
-        records: &[GroupRecord],
-    ) -> Result<(Arc<Partition>, i64), PersistError> {
-        let index = partition_for(group_id, self.partitions.load(Ordering::Acquire));
-        let partition = broker
-            .logs
-            .get(OFFSETS_TOPIC, index)
-            .ok_or(PersistError::Unavailable(index))?;
-        let now = now_ms();
-        let mut batch = BatchBuilder::new(now);
-        batch
-            .producer(producer_id, producer_epoch, -1)
-            .transactional(true);
-        for r in records {
-            let (key, value) = r.encode()?;
-            batch.push(Some(&key), value.as_deref(), &[], now);
-        }
-        let bytes = batch.build();
-        let header = BatchHeader::parse(&bytes)
-            .map_err(|e| PersistError::Storage(weir_storage::StorageError::InvalidBatch(e)))?;
-        let info = partition.append_coordinator_batch(BytesMut::from(&bytes[..]), &header, now)?;
-        broker.data_appended.notify_waiters();
-        Ok((partition, info.last_offset + 1))
-    }
-
     /// A transaction marker was appended to `__consumer_offsets` partition
     /// `partition`: commit or drop the producer's pending offsets of the
     /// groups living there.
@@ -430,55 +417,23 @@ fn replay_partition(
     p: &Partition,
     coordinator: &mut GroupCoordinator,
 ) -> Result<usize, weir_storage::StorageError> {
-    let (start, end) = p.offsets()?;
-    let mut offset = start;
     let mut count = 0;
-    while offset < end {
-        let chunk = p.read(offset, REPLAY_CHUNK_BYTES)?;
-        let mut advanced = false;
-        for item in BatchIter::new(&chunk) {
-            let Ok((pos, h)) = item else { break };
-            advanced = true;
-            offset = h.last_offset() + 1;
-            let Some(bytes) = chunk.get(pos..pos + h.total_len()) else {
-                break;
-            };
-            if h.is_control() {
-                match decode_marker(&chunk.slice_ref(bytes)) {
-                    Ok(m) => coordinator.replay_marker(m.producer_id, m.commit, &|_| true),
-                    Err(e) => {
-                        tracing::warn!(partition = p.index, offset = h.base_offset, error = %e, "skipping unreadable marker in __consumer_offsets");
-                    }
+    crate::replay::replay_partition(p, |item| match item {
+        Item::Marker(m) => coordinator.replay_marker(m.producer_id, m.commit, &|_| true),
+        Item::Record(h, r) => match GroupRecord::decode(r.key.as_ref(), r.value.as_ref()) {
+            Ok(rec) => {
+                if h.is_transactional() {
+                    coordinator.replay_txn(h.producer_id, rec);
+                } else {
+                    coordinator.replay(rec);
                 }
-                continue;
+                count += 1;
             }
-            let txn_producer = h.is_transactional().then_some(h.producer_id);
-            let records = match decode_batch_records(&chunk.slice_ref(bytes)) {
-                Ok((_, r)) => r,
-                Err(e) => {
-                    tracing::warn!(partition = p.index, offset = h.base_offset, error = %e, "skipping unreadable batch in __consumer_offsets");
-                    continue;
-                }
-            };
-            for r in records {
-                match GroupRecord::decode(r.key.as_ref(), r.value.as_ref()) {
-                    Ok(rec) => {
-                        match txn_producer {
-                            Some(pid) => coordinator.replay_txn(pid, rec),
-                            None => coordinator.replay(rec),
-                        }
-                        count += 1;
-                    }
-                    Err(e) => {
-                        tracing::warn!(partition = p.index, offset = r.offset, error = %e, "skipping unreadable record in __consumer_offsets");
-                    }
-                }
+            Err(e) => {
+                tracing::warn!(partition = p.index, offset = r.offset, error = %e, "skipping unreadable record in __consumer_offsets");
             }
-        }
-        if !advanced {
-            break;
-        }
-    }
+        },
+    })?;
     Ok(count)
 }
 

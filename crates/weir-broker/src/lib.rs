@@ -18,6 +18,7 @@ pub mod log_manager;
 pub mod metadata_store;
 pub mod partition;
 pub mod producer_state;
+pub mod replay;
 pub mod server;
 pub mod txn_config;
 pub mod txn_markers;

@@ -25,21 +25,20 @@ use std::time::Duration;
 use bytes::BytesMut;
 use weir_metadata::topics::CreateTopic;
 use weir_protocol::control::Marker;
-use weir_protocol::record_batch::BatchIter;
-use weir_protocol::records::{BatchBuilder, decode_batch_records};
+use weir_protocol::records::BatchBuilder;
 use weir_txn::{EndOutcome, InitOutcome, MarkerJob, TxnCoordinator, TxnError, TxnRecord};
 
 use crate::broker::{Broker, now_ms};
 use crate::errors::ErrorCode;
 use crate::group_service::partition_for;
 use crate::partition::Partition;
+use crate::replay::Item;
 use crate::txn_markers::{append_marker, wait_durable};
 
 /// The internal topic holding transaction state.
 pub const TXN_TOPIC: &str = "__transaction_state";
 /// Coordinator epoch written into markers (see the module docs).
 pub const COORDINATOR_EPOCH: i32 = 0;
-const REPLAY_CHUNK_BYTES: usize = 1 << 20;
 /// InitProducerId rounds (fence an open transaction, then bump) at most.
 const INIT_ROUNDS_MAX: usize = 4;
 
@@ -423,45 +422,20 @@ fn replay_partition(
     p: &Partition,
     c: &mut TxnCoordinator,
 ) -> Result<usize, weir_storage::StorageError> {
-    let (start, end) = p.offsets()?;
-    let mut offset = start;
     let mut count = 0;
-    while offset < end {
-        let chunk = p.read(offset, REPLAY_CHUNK_BYTES)?;
-        let mut advanced = false;
-        for item in BatchIter::new(&chunk) {
-            let Ok((pos, h)) = item else { break };
-            advanced = true;
-            offset = h.last_offset() + 1;
-            if h.is_control() {
-                continue;
+    crate::replay::replay_partition(p, |item| {
+        // __transaction_state holds no transactions of its own.
+        let Item::Record(_, r) = item else { return };
+        match TxnRecord::decode(r.key.as_ref(), r.value.as_ref()) {
+            Ok(rec) => {
+                c.replay(rec);
+                count += 1;
             }
-            let Some(bytes) = chunk.get(pos..pos + h.total_len()) else {
-                break;
-            };
-            let records = match decode_batch_records(&chunk.slice_ref(bytes)) {
-                Ok((_, r)) => r,
-                Err(e) => {
-                    tracing::warn!(partition = p.index, offset = h.base_offset, error = %e, "skipping unreadable batch in {TXN_TOPIC}");
-                    continue;
-                }
-            };
-            for r in records {
-                match TxnRecord::decode(r.key.as_ref(), r.value.as_ref()) {
-                    Ok(rec) => {
-                        c.replay(rec);
-                        count += 1;
-                    }
-                    Err(e) => {
-                        tracing::warn!(partition = p.index, offset = r.offset, error = %e, "skipping unreadable record in {TXN_TOPIC}");
-                    }
-                }
+            Err(e) => {
+                tracing::warn!(partition = p.index, offset = r.offset, error = %e, "skipping unreadable record in {TXN_TOPIC}");
             }
         }
-        if !advanced {
-            break;
-        }
-    }
+    })?;
     Ok(count)
 }
 

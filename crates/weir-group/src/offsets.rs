@@ -6,7 +6,62 @@ use std::collections::BTreeMap;
 use crate::coordinator::{GroupCoordinator, valid_group_id};
 use crate::group::{Group, GroupState, Offset};
 use crate::record::{GroupRecord, OffsetValue};
-use crate::types::{CommitRequest, Committed, Effect, GroupError, Outcome};
+use crate::types::{CommitPartition, CommitRequest, Committed, Effect, GroupError, Outcome};
+
+/// [`accept_partitions`]' result: per-partition results, records, offsets.
+pub(crate) type Accepted = (
+    Vec<Result<(), GroupError>>,
+    Vec<GroupRecord>,
+    Vec<((String, i32), Offset)>,
+);
+
+/// Check each partition of a commit (metadata size, existence): the
+/// per-partition results in request order, the records to persist and the
+/// offsets to apply (OffsetCommit at once, TxnOffsetCommit at the marker).
+pub(crate) fn accept_partitions(
+    group_id: &str,
+    partitions: &[CommitPartition],
+    max_metadata: usize,
+    partition_exists: &dyn Fn(&str, i32) -> bool,
+    now_ms: i64,
+) -> Accepted {
+    let mut results = Vec::with_capacity(partitions.len());
+    let mut records = Vec::new();
+    let mut accepted = Vec::new();
+    for p in partitions {
+        let metadata = p.metadata.clone().unwrap_or_default();
+        if metadata.len() > max_metadata {
+            results.push(Err(GroupError::OffsetMetadataTooLarge));
+            continue;
+        }
+        if !partition_exists(&p.topic, p.partition) {
+            results.push(Err(GroupError::UnknownTopicOrPartition));
+            continue;
+        }
+        records.push(GroupRecord::Offset {
+            group_id: group_id.to_string(),
+            topic: p.topic.clone(),
+            partition: p.partition,
+            value: Some(OffsetValue {
+                offset: p.offset,
+                leader_epoch: p.leader_epoch,
+                metadata: metadata.clone(),
+                commit_timestamp_ms: now_ms,
+            }),
+        });
+        accepted.push((
+            (p.topic.clone(), p.partition),
+            Offset {
+                offset: p.offset,
+                leader_epoch: p.leader_epoch,
+                metadata,
+                commit_timestamp_ms: now_ms,
+            },
+        ));
+        results.push(Ok(()));
+    }
+    (results, records, accepted)
+}
 
 /// Per-partition commit results in request order, or a group-level error.
 pub type CommitResult = Result<Vec<Result<(), GroupError>>, GroupError>;
@@ -51,41 +106,14 @@ impl GroupCoordinator {
         if let Err(e) = validate_commit(group, req) {
             return none(e);
         }
-        let mut results = Vec::with_capacity(req.partitions.len());
-        let mut records = Vec::new();
-        for p in &req.partitions {
-            let metadata = p.metadata.clone().unwrap_or_default();
-            if metadata.len() > max_metadata {
-                results.push(Err(GroupError::OffsetMetadataTooLarge));
-                continue;
-            }
-            if !partition_exists(&p.topic, p.partition) {
-                results.push(Err(GroupError::UnknownTopicOrPartition));
-                continue;
-            }
-            let value = OffsetValue {
-                offset: p.offset,
-                leader_epoch: p.leader_epoch,
-                metadata: metadata.clone(),
-                commit_timestamp_ms: now_ms,
-            };
-            group.offsets.insert(
-                (p.topic.clone(), p.partition),
-                Offset {
-                    offset: p.offset,
-                    leader_epoch: p.leader_epoch,
-                    metadata,
-                    commit_timestamp_ms: now_ms,
-                },
-            );
-            records.push(GroupRecord::Offset {
-                group_id: req.group_id.clone(),
-                topic: p.topic.clone(),
-                partition: p.partition,
-                value: Some(value),
-            });
-            results.push(Ok(()));
-        }
+        let (results, records, accepted) = accept_partitions(
+            &req.group_id,
+            &req.partitions,
+            max_metadata,
+            partition_exists,
+            now_ms,
+        );
+        group.offsets.extend(accepted);
         let mut effects = Vec::new();
         if !records.is_empty() {
             effects.push(Effect::Persist {

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use crate::coordinator::{GroupCoordinator, valid_group_id};
 use crate::group::{Group, GroupState, Offset};
 use crate::offsets::CommitResult;
-use crate::record::{GroupRecord, OffsetValue};
+use crate::record::GroupRecord;
 use crate::types::{CommitPartition, Effect, GroupError, Outcome};
 
 /// Pending offsets: producer id → group → (topic, partition) → offset.
@@ -88,39 +88,13 @@ impl GroupCoordinator {
             return none(e);
         }
         let max_metadata = self.config.offset_metadata_max_bytes;
-        let mut results = Vec::with_capacity(req.partitions.len());
-        let mut records = Vec::new();
-        let mut pending = Vec::new();
-        for p in &req.partitions {
-            let metadata = p.metadata.clone().unwrap_or_default();
-            if metadata.len() > max_metadata {
-                results.push(Err(GroupError::OffsetMetadataTooLarge));
-                continue;
-            }
-            if !partition_exists(&p.topic, p.partition) {
-                results.push(Err(GroupError::UnknownTopicOrPartition));
-                continue;
-            }
-            let offset = Offset {
-                offset: p.offset,
-                leader_epoch: p.leader_epoch,
-                metadata: metadata.clone(),
-                commit_timestamp_ms: now_ms,
-            };
-            records.push(GroupRecord::Offset {
-                group_id: req.group_id.clone(),
-                topic: p.topic.clone(),
-                partition: p.partition,
-                value: Some(OffsetValue {
-                    offset: p.offset,
-                    leader_epoch: p.leader_epoch,
-                    metadata,
-                    commit_timestamp_ms: now_ms,
-                }),
-            });
-            pending.push(((p.topic.clone(), p.partition), offset));
-            results.push(Ok(()));
-        }
+        let (results, records, pending) = crate::offsets::accept_partitions(
+            &req.group_id,
+            &req.partitions,
+            max_metadata,
+            partition_exists,
+            now_ms,
+        );
         if !pending.is_empty() {
             self.pending_txn
                 .entry(req.producer_id)
@@ -230,6 +204,7 @@ impl GroupCoordinator {
 #[expect(clippy::unwrap_used, reason = "tests fail loudly on purpose")]
 mod tests {
     use super::*;
+    use crate::record::OffsetValue;
     use crate::types::GroupConfig;
 
     fn req(group: &str, pid: i64, offset: i64) -> TxnCommitRequest {
