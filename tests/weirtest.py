@@ -37,7 +37,7 @@ WEIR_BIN = Path(os.environ.get("WEIR_BIN") or ROOT / "target" / "debug" / "weir"
 FIXTURES_DIR = ROOT / "crates" / "weir-protocol" / "tests" / "fixtures"
 
 LOOPBACK = "127.0.0.1"
-READY_RE = re.compile(r"listening on ([0-9.]+):(\d+)")
+READY_RE = re.compile(r"weir broker listening on ([0-9.]+):(\d+)")
 START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 20.0
 STDERR_TAIL_CHARS = 12_000
@@ -145,7 +145,8 @@ class Broker:
         if self.config_file is not None:
             argv += ["--config", str(self.config_file)]
         if self.default_flags:
-            argv += ["--listeners", f"PLAINTEXT://{LOOPBACK}:0", "--log-dirs", str(self.data_dir)]
+            argv += ["--listeners", f"PLAINTEXT://{LOOPBACK}:0", "--log-dirs", str(self.data_dir),
+                     "--override", f"admin.listener={LOOPBACK}:0"]
         if self.node_id is not None:
             argv += ["--node-id", str(self.node_id)]
         for key, value in self.overrides.items():
@@ -298,6 +299,16 @@ class Broker:
         """stderr of one run (default: the current/last one)."""
         path = self.stderr_path(run)
         return path.read_text("utf-8", "replace") if path.exists() else ""
+
+    def admin_url(self) -> str:
+        """Base URL of the admin HTTP listener (its ready line follows the broker's)."""
+        def find():
+            for line in self._stdout_lines:
+                m = re.search(r"weir admin listening on (\S+)", line)
+                if m:
+                    return f"http://{m.group(1)}"
+            return None
+        return wait_until(find, 10, "the admin listener's ready line")
 
     def stdout_text(self) -> str:
         return "".join(self._stdout_lines)

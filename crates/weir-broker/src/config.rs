@@ -99,6 +99,9 @@ pub struct BrokerConfig {
     pub group: weir_group::GroupConfig,
     /// Transaction coordinator and producer-id expiry settings.
     pub txn: crate::txn_config::TxnConfig,
+    /// `admin.listener`: host:port of the HTTP listener for `/metrics`,
+    /// `/health` and `/ready` (`None`: disabled).
+    pub admin_listener: Option<String>,
     /// Every static property as given (file + overrides), used to resolve
     /// topic config defaults through their `log.*` synonyms.
     pub props: BTreeMap<String, String>,
@@ -145,6 +148,7 @@ const BROKER_KEYS: &[&str] = &[
     "log.cleaner.enable",
     "log.cleaner.dedupe.buffer.size",
     "offsets.topic.num.partitions",
+    "admin.listener",
     "group.initial.rebalance.delay.ms",
     "group.min.session.timeout.ms",
     "group.max.session.timeout.ms",
@@ -376,9 +380,21 @@ impl BrokerConfig {
         }
         let group = group_config(&props)?;
         let txn = crate::txn_config::txn_config(&props)?;
+        let admin_listener = match props.get("admin.listener").map(|v| v.trim()) {
+            None => Some("127.0.0.1:9644".to_string()),
+            Some("" | "none") => None,
+            Some(v)
+                if v.rsplit_once(':')
+                    .is_some_and(|(_, port)| port.parse::<u16>().is_ok()) =>
+            {
+                Some(v.to_string())
+            }
+            Some(v) => return Err(invalid("admin.listener", v, "expected host:port, or none")),
+        };
         Ok((
             BrokerConfig {
                 txn,
+                admin_listener,
                 log_retention_check_interval_ms: log_retention_check_interval_ms as u64,
                 log_cleaner_enable,
                 log_cleaner_dedupe_buffer_size: log_cleaner_dedupe_buffer_size as usize,

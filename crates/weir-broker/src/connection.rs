@@ -10,12 +10,15 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+
+use weir_protocol::api::ApiKey;
 
 use crate::broker::Broker;
 use crate::dispatch::{Pending, Reply, begin};
@@ -28,11 +31,17 @@ pub const IN_FLIGHT_MAX: usize = 64;
 pub async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
     let (mut rd, mut wr) = stream.into_split();
-    let (tx, mut rx) = mpsc::channel::<JoinHandle<Reply>>(IN_FLIGHT_MAX);
+    let (tx, mut rx) = mpsc::channel::<(JoinHandle<Reply>, &'static str, Instant)>(IN_FLIGHT_MAX);
+    let connections = metrics::gauge!(weir_metrics::CONNECTIONS);
+    connections.increment(1.0);
 
     let writer = tokio::spawn(async move {
-        while let Some(handle) = rx.recv().await {
-            match handle.await {
+        while let Some((handle, api, started)) = rx.recv().await {
+            let reply = handle.await;
+            metrics::counter!(weir_metrics::REQUESTS, "api" => api).increment(1);
+            metrics::histogram!(weir_metrics::REQUEST_SECONDS, "api" => api)
+                .record(started.elapsed().as_secs_f64());
+            match reply {
                 Ok(Reply::Frame(buf)) => {
                     if wr.write_all(&buf).await.is_err() {
                         return;
@@ -65,16 +74,22 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr) {
                 break;
             }
         };
+        let started = Instant::now();
+        let api = frame
+            .get(..2)
+            .and_then(|b| ApiKey::try_from(i16::from_be_bytes([b[0], b[1]])).ok())
+            .map_or("Unknown", ApiKey::name);
         let handle = match begin(&broker, frame, peer).await {
             Pending::Ready(reply) => tokio::spawn(async move { reply }),
             Pending::Wait(fut) => tokio::spawn(fut),
         };
-        if tx.send(handle).await.is_err() {
+        if tx.send((handle, api, started)).await.is_err() {
             break;
         }
     }
     drop(tx);
     let _ = writer.await;
+    connections.decrement(1.0);
 }
 
 /// Read one frame body. `Ok(None)` on a clean end of stream between frames.

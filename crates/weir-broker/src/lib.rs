@@ -6,6 +6,7 @@
 //! Kafka API in [`handlers`], [`broker`] holds shared state, and
 //! [`errors`] is the single place where errors become Kafka error codes.
 
+pub mod admin_http;
 pub mod broker;
 pub mod config;
 pub mod connection;

@@ -56,16 +56,23 @@ pub async fn run(broker: Arc<Broker>) {
                 Ok((_, Err(e))) => {
                     tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "log cleaner failed")
                 }
-                Ok((Ok(_), Ok(Some(stats)))) if stats.records_read > 0 => tracing::info!(
-                    topic = %p.topic,
-                    partition = p.index,
-                    records_read = stats.records_read,
-                    records_kept = stats.records_kept,
-                    bytes_read = stats.bytes_read,
-                    bytes_written = stats.bytes_written,
-                    "log cleaner compacted"
-                ),
-                Ok(_) => {}
+                Ok((Ok(deleted), Ok(cleaned))) => {
+                    if deleted > 0 {
+                        metrics::counter!(weir_metrics::RETENTION_DELETED).increment(deleted);
+                    }
+                    if let Some(stats) = cleaned.filter(|s| s.records_read > 0) {
+                        metrics::counter!(weir_metrics::CLEANER_PASSES).increment(1);
+                        tracing::info!(
+                            topic = %p.topic,
+                            partition = p.index,
+                            records_read = stats.records_read,
+                            records_kept = stats.records_kept,
+                            bytes_read = stats.bytes_read,
+                            bytes_written = stats.bytes_written,
+                            "log cleaner compacted"
+                        );
+                    }
+                }
                 Err(e) => tracing::error!(error = %e, "log maintenance task failed"),
             }
         }

@@ -75,8 +75,44 @@ pub async fn run(
         _ => i32::from(local.port()),
     };
     broker.set_advertised(adv_host, adv_port);
+    let mut admin_local = None;
+    let admin = match &broker.config.admin_listener {
+        Some(addr) => {
+            let l = TcpListener::bind(addr)
+                .await
+                .map_err(|source| ServeError::Bind {
+                    addr: format!("admin.listener {addr}"),
+                    source,
+                })?;
+            let local = l.local_addr().map_err(|source| ServeError::Bind {
+                addr: addr.clone(),
+                source,
+            })?;
+            let exporter = weir_metrics::install();
+            match exporter {
+                Some(exporter) => {
+                    admin_local = Some(local);
+                    Some(tokio::spawn(crate::admin_http::serve(
+                        broker.clone(),
+                        exporter,
+                        l,
+                    )))
+                }
+                None => {
+                    tracing::warn!(
+                        "metrics recorder already installed elsewhere; admin listener off"
+                    );
+                    None
+                }
+            }
+        }
+        None => None,
+    };
     tracing::info!(%local, node_id = broker.node_id(), cluster_id = %broker.cluster_id, "broker started");
     println!("weir broker listening on {local}");
+    if let Some(a) = admin_local {
+        println!("weir admin listening on {a}");
+    }
 
     let flusher = tokio::spawn(flush_loop(broker.clone()));
     let maintenance = tokio::spawn(crate::log_maintenance::run(broker.clone()));
@@ -102,6 +138,9 @@ pub async fn run(
     flusher.abort();
     maintenance.abort();
     expiry.abort();
+    if let Some(a) = admin {
+        a.abort();
+    }
     tracing::info!("shutting down: flushing and closing logs");
     let b = broker.clone();
     let _ = tokio::task::spawn_blocking(move || b.shutdown()).await;

@@ -40,7 +40,9 @@ fn start(bin: &Path, dir: &Path, overrides: &[String]) -> (Child, String) {
         "PLAINTEXT://127.0.0.1:0",
         "--log-dirs",
     ])
-    .arg(dir);
+    .arg(dir)
+    // Tests run many brokers at once: no admin HTTP listener on its fixed port.
+    .args(["--override", "admin.listener=none"]);
     for o in overrides {
         cmd.arg("--override").arg(o);
     }

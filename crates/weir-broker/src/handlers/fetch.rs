@@ -165,6 +165,41 @@ fn read_once(
     (out, total, any_error)
 }
 
+/// Count what a consumer fetch returns (records, bytes, partition errors).
+fn count(broker: &Broker, req: &FetchRequest, resp: &FetchResponse) {
+    if req.replica_id >= 0 {
+        return;
+    }
+    let image = broker.image();
+    for t in &resp.responses {
+        // v13+ names topics by id only.
+        let topic = if t.topic.is_empty() {
+            image
+                .topic_by_id(&TopicId(t.topic_id.0))
+                .map_or_else(String::new, |x| x.name.clone())
+        } else {
+            t.topic.clone()
+        };
+        for p in &t.partitions {
+            if p.error_code != 0 {
+                crate::handlers::produce::count_error("Fetch", p.error_code);
+            }
+            let Some(bytes) = p.records.as_ref().filter(|b| !b.is_empty()) else {
+                continue;
+            };
+            let records: i64 = weir_protocol::record_batch::BatchIter::new(bytes)
+                .filter_map(Result::ok)
+                .filter(|(_, h)| !h.is_control())
+                .map(|(_, h)| i64::from(h.last_offset_delta) + 1)
+                .sum();
+            metrics::counter!(weir_metrics::RECORDS_OUT, "topic" => topic.clone())
+                .increment(u64::try_from(records).unwrap_or(0));
+            metrics::counter!(weir_metrics::BYTES_OUT, "topic" => topic.clone())
+                .increment(bytes.len() as u64);
+        }
+    }
+}
+
 /// Answer a Fetch request, long-polling while fewer than `min_bytes` are
 /// available and `max_wait_ms` has not passed.
 pub async fn handle(broker: &Arc<Broker>, version: i16, req: FetchRequest) -> FetchResponse {
@@ -187,6 +222,7 @@ pub async fn handle(broker: &Arc<Broker>, version: i16, req: FetchRequest) -> Fe
         let now = Instant::now();
         if total >= min_bytes || any_error || now >= deadline {
             resp.responses = topics;
+            count(broker, &req, &resp);
             return resp;
         }
         if tokio::time::timeout(deadline - now, notified)
@@ -197,6 +233,7 @@ pub async fn handle(broker: &Arc<Broker>, version: i16, req: FetchRequest) -> Fe
             // arrived between the read and the wait).
             let (topics, _, _) = read_once(broker, version, &req);
             resp.responses = topics;
+            count(broker, &req, &resp);
             return resp;
         }
     }

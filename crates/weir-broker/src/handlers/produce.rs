@@ -57,6 +57,12 @@ fn part(index: i32, code: i16, message: Option<String>) -> PartitionProduceRespo
     }
 }
 
+/// Count a partition-level error answered to `api`.
+pub fn count_error(api: &'static str, code: i16) {
+    metrics::counter!(weir_metrics::REQUEST_ERRORS, "api" => api, "error" => code.to_string())
+        .increment(1);
+}
+
 /// KIP-890 verification: a transactional batch is accepted only if its
 /// producer id and epoch are the transaction's current ones and the
 /// partition was added to the open transaction, so a zombie or a confused
@@ -104,7 +110,10 @@ pub async fn begin(broker: &Arc<Broker>, cid: i32, version: i16, req: ProduceReq
             Some(broker.auto_create(&name).await.unwrap_or(false))
         };
         for pd in topic.partition_data {
-            let fail = |code: ErrorCode, msg: Option<String>| part(pd.index, code.code(), msg);
+            let fail = |code: ErrorCode, msg: Option<String>| {
+                count_error("Produce", code.code());
+                part(pd.index, code.code(), msg)
+            };
             if !matches!(acks, -1..=1) {
                 parts.push(fail(ErrorCode::InvalidRequiredAcks, None));
                 continue;
@@ -234,6 +243,11 @@ pub async fn begin(broker: &Arc<Broker>, cid: i32, version: i16, req: ProduceReq
                 }
                 Ok(AppendOutcome::Appended(info)) => {
                     appended = true;
+                    metrics::counter!(weir_metrics::RECORDS_IN, "topic" => name.clone()).increment(
+                        u64::try_from(info.last_offset - info.first_offset + 1).unwrap_or(0),
+                    );
+                    metrics::counter!(weir_metrics::BYTES_IN, "topic" => name.clone())
+                        .increment(records.len() as u64);
                     let mut r = part(pd.index, 0, None);
                     r.base_offset = info.first_offset;
                     r.log_append_time_ms = info.log_append_time_ms.unwrap_or(-1);

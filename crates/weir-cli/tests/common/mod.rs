@@ -66,6 +66,8 @@ impl Broker {
                 "--log-dirs",
             ])
             .arg(&data)
+            // Tests run brokers side by side: no admin listener on its fixed port.
+            .args(["--override", "admin.listener=none"])
             .args(overrides.iter().flat_map(|o| ["--override", o]))
             .env("WEIR_LOG", "info")
             .stdin(Stdio::null())
