@@ -43,11 +43,14 @@ def main():
     ap.add_argument("--partitions", type=int, default=6)
     ap.add_argument("--bin", default=os.environ.get("WEIR_BIN", os.path.join(ROOT, "target/release/weir")))
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
+                    help="broker property override (repeatable), e.g. admin.listener=none")
     args = ap.parse_args()
 
     data = tempfile.mkdtemp(prefix="weir-bench-")
     broker = subprocess.Popen(
-        [args.bin, "broker", "--listeners", "PLAINTEXT://127.0.0.1:0", "--log-dirs", data],
+        [args.bin, "broker", "--listeners", "PLAINTEXT://127.0.0.1:0", "--log-dirs", data,
+         *[a for o in args.override for a in ("--override", o)]],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         line = broker.stdout.readline()
