@@ -12,6 +12,13 @@
 //! logged; direct answers (OffsetCommit, DeleteGroups, ...) report it, and
 //! parked answers are sent anyway because the in-memory state already moved
 //! on; the broker cannot serve that partition again until restarted.
+//!
+//! Transactional offsets (TxnOffsetCommit, [`Effect::PersistTxn`]) are the
+//! exception: the append may be refused for a stale producer epoch, which is
+//! a normal answer, so the coordinator only takes them (as pending offsets,
+//! through `replay_txn`) once the batch is in the log. A transaction's
+//! marker in `__consumer_offsets` then commits or drops them
+//! ([`GroupService::append_marker`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -24,11 +31,13 @@ use weir_group::{
     Effect, GroupConfig, GroupCoordinator, GroupRecord, Outcome, RequestId, Response,
 };
 use weir_metadata::topics::CreateTopic;
+use weir_protocol::control::Marker;
 use weir_protocol::record_batch::BatchHeader;
 use weir_protocol::records::BatchBuilder;
+use weir_storage::AppendInfo;
 
 use crate::broker::{Broker, TopicOpError, now_ms};
-use crate::partition::Partition;
+use crate::partition::{AppendError, Partition};
 use crate::replay::Item;
 
 /// The internal topic holding committed offsets and group metadata.
@@ -190,7 +199,7 @@ impl GroupService {
                 let Some(p) = broker.logs.get(OFFSETS_TOPIC, index) else {
                     continue;
                 };
-                loaded += replay_partition(&p, &mut inner.coordinator)?;
+                loaded += replay_partition(&p, count, &mut inner.coordinator)?;
             }
             inner.coordinator.finish_replay(now_ms());
         }
@@ -274,7 +283,14 @@ impl GroupService {
                         Some((producer_id, producer_epoch)),
                         &records,
                     ) {
-                        Ok(d) => pending.durable.push(d),
+                        Ok(d) => {
+                            // In the log: now the offsets are pending, in
+                            // log order as the mutex is still held.
+                            for r in records {
+                                inner.coordinator.replay_txn(producer_id, r);
+                            }
+                            pending.durable.push(d);
+                        }
                         Err(err) => {
                             tracing::info!(group = %group_id, producer_id, error = %err, "transactional offset commit refused");
                             pending.failed = Some(err);
@@ -340,20 +356,32 @@ impl GroupService {
 }
 
 impl GroupService {
-    /// A transaction marker was appended to `__consumer_offsets` partition
-    /// `partition`: commit or drop the producer's pending offsets of the
-    /// groups living there.
-    pub fn complete_txn(&self, producer_id: i64, commit: bool, partition: i32) {
+    /// Append a transaction marker to `__consumer_offsets` partition `p`
+    /// and commit or drop the producer's pending offsets there, both under
+    /// the coordinator mutex. TxnOffsetCommit batches are appended under it
+    /// too, so none can land between the marker and its completion: the
+    /// marker ends exactly the offsets before it in the log, as replay will
+    /// see it.
+    pub fn append_marker(
+        &self,
+        p: &Partition,
+        marker: &Marker,
+        now_ms: i64,
+    ) -> Result<AppendInfo, AppendError> {
         let count = self.partitions.load(Ordering::Acquire);
-        self.lock().coordinator.complete_txn(
-            producer_id,
-            commit,
-            &|g| partition_for(g, count) == partition,
-            now_ms(),
-        );
+        let mut inner = self.lock();
+        let info = p.append_marker(marker, now_ms)?;
+        inner
+            .coordinator
+            .complete_txn(marker.producer_id, marker.commit, &|g| {
+                partition_for(g, count) == p.index
+            });
+        Ok(info)
     }
 
     /// Whether an open transaction holds an offset of this group partition.
+    /// To answer together with the committed offsets, read both in one
+    /// [`GroupService::read`] (`pending_txn_partitions`), as OffsetFetch does.
     pub fn has_pending_txn_offset(&self, group_id: &str, topic: &str, partition: i32) -> bool {
         self.lock()
             .coordinator
@@ -412,14 +440,22 @@ fn log_change(group_id: &str, before: &Snapshot, after: &Snapshot) {
     );
 }
 
-/// Feed every record of one partition to the coordinator; returns the count.
+/// Feed every record of one partition (of `partitions`) to the
+/// coordinator; returns the count. Records of transactional batches become
+/// pending offsets of their producer; a marker commits or drops those of
+/// the groups of this partition only (the same producer may hold offsets
+/// of groups of partitions replayed before, whose marker is still to come).
+/// A transaction with no marker yet stays open: its coordinator writes the
+/// marker later.
 fn replay_partition(
     p: &Partition,
+    partitions: i32,
     coordinator: &mut GroupCoordinator,
 ) -> Result<usize, weir_storage::StorageError> {
     let mut count = 0;
+    let here = |g: &str| partition_for(g, partitions) == p.index;
     crate::replay::replay_partition(p, |item| match item {
-        Item::Marker(m) => coordinator.replay_marker(m.producer_id, m.commit, &|_| true),
+        Item::Marker(m) => coordinator.replay_marker(m.producer_id, m.commit, &here),
         Item::Record(h, r) => match GroupRecord::decode(r.key.as_ref(), r.value.as_ref()) {
             Ok(rec) => {
                 if h.is_transactional() {

@@ -25,13 +25,13 @@ pub fn append_marker(
     let Some(p) = broker.logs.get(topic, partition) else {
         return Err(ErrorCode::UnknownTopicOrPartition);
     };
-    match p.append_marker(marker, now_ms()) {
+    let appended = if topic == OFFSETS_TOPIC {
+        broker.groups.append_marker(&p, marker, now_ms())
+    } else {
+        p.append_marker(marker, now_ms())
+    };
+    match appended {
         Ok(info) => {
-            if topic == OFFSETS_TOPIC {
-                broker
-                    .groups
-                    .complete_txn(marker.producer_id, marker.commit, partition);
-            }
             broker.data_appended.notify_waiters();
             Ok((p, info.last_offset + 1))
         }

@@ -30,6 +30,8 @@ pub struct GroupCoordinator {
     /// Offsets committed inside open transactions, by producer id, then
     /// group (see `txn_offsets`).
     pub(crate) pending_txn: crate::txn_offsets::PendingTxnOffsets,
+    /// The next [`crate::group::Offset::log_order`].
+    pub(crate) next_log_order: u64,
 }
 
 /// splitmix64: member ids only need to be unique, not secret.
@@ -253,7 +255,14 @@ impl GroupCoordinator {
             id_counter: 0,
             next_expiry_check_ms: 0,
             pending_txn: BTreeMap::new(),
+            next_log_order: 0,
         }
+    }
+
+    /// The log order of the offset record being applied now.
+    pub(crate) fn take_log_order(&mut self) -> u64 {
+        self.next_log_order = self.next_log_order.wrapping_add(1);
+        self.next_log_order
     }
 
     /// The configuration.

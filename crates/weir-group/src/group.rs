@@ -80,13 +80,33 @@ impl Member {
     }
 }
 
-/// A committed offset in memory.
+/// A committed (or pending transactional) offset in memory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Offset {
     pub(crate) offset: i64,
     pub(crate) leader_epoch: i32,
     pub(crate) metadata: String,
     pub(crate) commit_timestamp_ms: i64,
+    /// Where the record that set it lies in the log, as a coordinator-wide
+    /// counter taken when the record is applied (live or replayed). Kafka
+    /// compares record offsets to decide whether a transaction's offset,
+    /// materialized at its commit marker, is newer than the committed one;
+    /// within one group (whose records all live in one partition) the
+    /// counter orders records exactly as their log offsets do.
+    pub(crate) log_order: u64,
+}
+
+impl Offset {
+    /// The offset a record's value sets, applied at `log_order`.
+    pub(crate) fn from_value(v: crate::record::OffsetValue, log_order: u64) -> Offset {
+        Offset {
+            offset: v.offset,
+            leader_epoch: v.leader_epoch,
+            metadata: v.metadata,
+            commit_timestamp_ms: v.commit_timestamp_ms,
+            log_order,
+        }
+    }
 }
 
 /// A group.

@@ -188,24 +188,24 @@ impl GroupCoordinator {
                 value,
             } => match value {
                 Some(v) => {
+                    let log_order = self.take_log_order();
                     let g = self
                         .groups
                         .entry(group_id.clone())
                         .or_insert_with(|| Group::new(&group_id, v.commit_timestamp_ms));
-                    g.offsets.insert(
-                        (topic, partition),
-                        Offset {
-                            offset: v.offset,
-                            leader_epoch: v.leader_epoch,
-                            metadata: v.metadata,
-                            commit_timestamp_ms: v.commit_timestamp_ms,
-                        },
-                    );
+                    g.offsets
+                        .insert((topic, partition), Offset::from_value(v, log_order));
                 }
                 None => {
+                    // A tombstone also drops the offsets open transactions
+                    // hold for this partition (Kafka's
+                    // `OffsetMetadataManager.replay`): DeleteGroups and
+                    // OffsetDelete write one for them.
+                    let key = (topic, partition);
                     if let Some(g) = self.groups.get_mut(&group_id) {
-                        g.offsets.remove(&(topic, partition));
+                        g.offsets.remove(&key);
                     }
+                    self.drop_pending_txn(&group_id, Some(&key));
                 }
             },
             GroupRecord::Group { group_id, value } => match value {

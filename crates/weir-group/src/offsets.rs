@@ -1,23 +1,21 @@
 //! Committed offsets: OffsetCommit, OffsetFetch, OffsetDelete,
 //! DeleteGroups and retention (Kafka's `OffsetMetadataManager`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::coordinator::{GroupCoordinator, valid_group_id};
-use crate::group::{Group, GroupState, Offset};
+use crate::group::{Group, GroupState};
 use crate::record::{GroupRecord, OffsetValue};
+use crate::txn_offsets::{drop_pending, pending_keys};
 use crate::types::{CommitPartition, CommitRequest, Committed, Effect, GroupError, Outcome};
 
-/// [`accept_partitions`]' result: per-partition results, records, offsets.
-pub(crate) type Accepted = (
-    Vec<Result<(), GroupError>>,
-    Vec<GroupRecord>,
-    Vec<((String, i32), Offset)>,
-);
+/// [`accept_partitions`]' result: per-partition results and the records.
+pub(crate) type Accepted = (Vec<Result<(), GroupError>>, Vec<GroupRecord>);
 
 /// Check each partition of a commit (metadata size, existence): the
-/// per-partition results in request order, the records to persist and the
-/// offsets to apply (OffsetCommit at once, TxnOffsetCommit at the marker).
+/// per-partition results in request order and the offset records to
+/// persist, which are also the change to apply (OffsetCommit applies them
+/// at once; TxnOffsetCommit once appended, as pending offsets).
 pub(crate) fn accept_partitions(
     group_id: &str,
     partitions: &[CommitPartition],
@@ -27,7 +25,6 @@ pub(crate) fn accept_partitions(
 ) -> Accepted {
     let mut results = Vec::with_capacity(partitions.len());
     let mut records = Vec::new();
-    let mut accepted = Vec::new();
     for p in partitions {
         let metadata = p.metadata.clone().unwrap_or_default();
         if metadata.len() > max_metadata {
@@ -45,22 +42,13 @@ pub(crate) fn accept_partitions(
             value: Some(OffsetValue {
                 offset: p.offset,
                 leader_epoch: p.leader_epoch,
-                metadata: metadata.clone(),
+                metadata,
                 commit_timestamp_ms: now_ms,
             }),
         });
-        accepted.push((
-            (p.topic.clone(), p.partition),
-            Offset {
-                offset: p.offset,
-                leader_epoch: p.leader_epoch,
-                metadata,
-                commit_timestamp_ms: now_ms,
-            },
-        ));
         results.push(Ok(()));
     }
-    (results, records, accepted)
+    (results, records)
 }
 
 /// Per-partition commit results in request order, or a group-level error.
@@ -100,20 +88,23 @@ impl GroupCoordinator {
                 .insert(req.group_id.clone(), Group::new(&req.group_id, now_ms));
         }
         let max_metadata = self.config.offset_metadata_max_bytes;
-        let Some(group) = self.groups.get_mut(&req.group_id) else {
+        let Some(group) = self.groups.get(&req.group_id) else {
             return none(GroupError::CoordinatorNotAvailable);
         };
         if let Err(e) = validate_commit(group, req) {
             return none(e);
         }
-        let (results, records, accepted) = accept_partitions(
+        let (results, records) = accept_partitions(
             &req.group_id,
             &req.partitions,
             max_metadata,
             partition_exists,
             now_ms,
         );
-        group.offsets.extend(accepted);
+        // The records are the change: apply them as replay will.
+        for r in &records {
+            self.replay(r.clone());
+        }
         let mut effects = Vec::new();
         if !records.is_empty() {
             effects.push(Effect::Persist {
@@ -157,7 +148,10 @@ impl GroupCoordinator {
     }
 
     /// DeleteGroups for one group: only an empty group can go; its offsets
-    /// and metadata get tombstones.
+    /// and metadata get tombstones. Offsets open transactions hold for it
+    /// are dropped, with a tombstone for each partition that has no
+    /// committed offset, so replay drops them too (Kafka's
+    /// `deleteAllOffsets`); their commit marker then finds nothing.
     pub fn delete_group(&mut self, group_id: &str) -> Outcome<Result<(), GroupError>> {
         let mut effects = Vec::new();
         let result = (|| {
@@ -173,13 +167,14 @@ impl GroupCoordinator {
                 GroupState::Empty => {}
                 _ => return Err(GroupError::NonEmptyGroup),
             }
-            let mut records: Vec<GroupRecord> = g
-                .offsets
-                .keys()
+            let mut keys: BTreeSet<(String, i32)> = g.offsets.keys().cloned().collect();
+            keys.extend(pending_keys(&self.pending_txn, group_id));
+            let mut records: Vec<GroupRecord> = keys
+                .into_iter()
                 .map(|(t, p)| GroupRecord::Offset {
                     group_id: group_id.to_string(),
-                    topic: t.clone(),
-                    partition: *p,
+                    topic: t,
+                    partition: p,
                     value: None,
                 })
                 .collect();
@@ -192,6 +187,7 @@ impl GroupCoordinator {
                 records,
             });
             self.groups.remove(group_id);
+            self.drop_pending_txn(group_id, None);
             Ok(())
         })();
         Outcome { result, effects }
@@ -200,7 +196,8 @@ impl GroupCoordinator {
     /// OffsetDelete: per-partition results in request order, or a group
     /// error. Refused per partition for topics an active consumer group
     /// subscribes to, and for the whole request if a non-consumer group
-    /// has members.
+    /// has members. A partition's tombstone also drops the offsets open
+    /// transactions hold for it (Kafka writes one if either exists).
     pub fn delete_offsets(
         &mut self,
         group_id: &str,
@@ -214,6 +211,7 @@ impl GroupCoordinator {
                 effects,
             };
         }
+        let pending = pending_keys(&self.pending_txn, group_id);
         let Some(g) = self.groups.get_mut(group_id) else {
             return Outcome {
                 result: Err(GroupError::GroupIdNotFound),
@@ -250,7 +248,9 @@ impl GroupCoordinator {
                 results.push(Err(GroupError::UnknownTopicOrPartition));
                 continue;
             }
-            if g.offsets.remove(&(topic.clone(), *partition)).is_some() {
+            let key = (topic.clone(), *partition);
+            if g.offsets.remove(&key).is_some() || pending.contains(&key) {
+                drop_pending(&mut self.pending_txn, group_id, Some(&key));
                 records.push(GroupRecord::Offset {
                     group_id: group_id.to_string(),
                     topic: topic.clone(),
@@ -276,11 +276,14 @@ impl GroupCoordinator {
     /// `offsets.retention.minutes` after the group became empty; in an
     /// active consumer group, offsets of topics no member subscribes to
     /// expire that long after their commit. A group left with no offsets
-    /// and no members is deleted.
+    /// and no members is deleted. As in Kafka, an offset an open
+    /// transaction also holds does not expire yet, and a group with such
+    /// offsets is kept.
     pub(crate) fn expire_offsets(&mut self, now_ms: i64, fx: &mut Vec<Effect>) {
         let retention = self.config.offsets_retention_ms;
         let mut gone = Vec::new();
         for g in self.groups.values_mut() {
+            let pending = pending_keys(&self.pending_txn, &g.group_id);
             let subscribed = if g.is(GroupState::Empty) {
                 None
             } else {
@@ -293,6 +296,7 @@ impl GroupCoordinator {
             let expired: Vec<(String, i32)> = g
                 .offsets
                 .iter()
+                .filter(|(k, _)| !pending.contains(*k))
                 .filter(|((t, _), o)| match &subscribed {
                     None => {
                         state_ts
@@ -316,7 +320,11 @@ impl GroupCoordinator {
                     value: None,
                 });
             }
-            if g.is(GroupState::Empty) && g.offsets.is_empty() && g.pending_members.is_empty() {
+            if g.is(GroupState::Empty)
+                && g.offsets.is_empty()
+                && g.pending_members.is_empty()
+                && pending.is_empty()
+            {
                 records.push(GroupRecord::Group {
                     group_id: g.group_id.clone(),
                     value: None,

@@ -1,25 +1,40 @@
 //! Offsets committed inside transactions (TxnOffsetCommit), as Kafka's
-//! `GroupMetadata.pendingTransactionalOffsetCommits`.
+//! `pendingTransactionalOffsets` (`OffsetMetadataManager`; the classic
+//! `GroupMetadata.pendingTransactionalOffsetCommits`).
 //!
-//! A transactional commit is validated like a member's OffsetCommit, then
-//! held as *pending* for its producer: it is appended to
-//! `__consumer_offsets` as a transactional batch of that producer
-//! ([`Effect::PersistTxn`]) but not visible to OffsetFetch until the
-//! transaction's marker is written to that partition; a commit marker
-//! makes the offsets committed ([`GroupCoordinator::complete_txn`]), an
-//! abort marker drops them. OffsetFetch with `require_stable` answers
-//! UNSTABLE_OFFSET_COMMIT for partitions with pending offsets
-//! ([`GroupCoordinator::has_pending_txn_offset`]). Replay follows the same
-//! path: transactional batches go to [`GroupCoordinator::replay_txn`],
-//! markers to [`GroupCoordinator::replay_marker`].
+//! A transactional commit is validated like a member's OffsetCommit
+//! ([`GroupCoordinator::txn_commit_offsets`]) and its records are appended
+//! to `__consumer_offsets` as a transactional batch of the producer
+//! ([`Effect::PersistTxn`]). They are not visible to OffsetFetch until the
+//! transaction's marker is written to that partition: a commit marker
+//! makes them committed, an abort marker drops them
+//! ([`GroupCoordinator::complete_txn`]). OffsetFetch with `require_stable`
+//! answers UNSTABLE_OFFSET_COMMIT for partitions with pending offsets
+//! ([`GroupCoordinator::pending_txn_partitions`]).
+//!
+//! ## Invariants
+//!
+//! | change to `pending_txn[producer][group][partition]` | made by |
+//! |---|---|
+//! | set | [`GroupCoordinator::replay_txn`] only: live, by the driver once the batch is appended (a refused batch, e.g. a fenced producer's, changes nothing); at start-up, for each record of a transactional batch |
+//! | moved into the group's committed offsets, unless that partition's committed offset was written later (`log_order`, Kafka's record-offset check) | a commit marker of the producer in the group's partition |
+//! | dropped | an abort marker of the producer there; an offset tombstone of that partition (OffsetDelete, DeleteGroups), for every producer; DeleteGroups, for the whole group |
+//!
+//! Pending offsets never expire. While a group has some, it is neither
+//! forgotten nor expired, and the committed offsets of those partitions do
+//! not expire (Kafka's `cleanupExpiredOffsets`). A group with pending
+//! offsets exists: the commit and its replay create it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::coordinator::{GroupCoordinator, valid_group_id};
 use crate::group::{Group, GroupState, Offset};
 use crate::offsets::CommitResult;
 use crate::record::GroupRecord;
 use crate::types::{CommitPartition, Effect, GroupError, Outcome};
+
+#[cfg(test)]
+mod tests;
 
 /// Pending offsets: producer id → group → (topic, partition) → offset.
 pub(crate) type PendingTxnOffsets =
@@ -44,27 +59,67 @@ pub struct TxnCommitRequest {
     pub partitions: Vec<CommitPartition>,
 }
 
-/// Kafka's `doTxnCommitOffsets` checks.
+/// The partitions of `group_id` some open transaction holds an offset for.
+pub(crate) fn pending_keys(pending: &PendingTxnOffsets, group_id: &str) -> BTreeSet<(String, i32)> {
+    pending
+        .values()
+        .filter_map(|groups| groups.get(group_id))
+        .flat_map(|offsets| offsets.keys().cloned())
+        .collect()
+}
+
+/// Drop what open transactions hold for `group_id`: one partition
+/// (`key`), or everything.
+pub(crate) fn drop_pending(
+    pending: &mut PendingTxnOffsets,
+    group_id: &str,
+    key: Option<&(String, i32)>,
+) {
+    pending.retain(|_, groups| {
+        if let Some(offsets) = groups.get_mut(group_id) {
+            match key {
+                Some(k) => {
+                    offsets.remove(k);
+                }
+                None => offsets.clear(),
+            }
+            if offsets.is_empty() {
+                groups.remove(group_id);
+            }
+        }
+        !groups.is_empty()
+    });
+}
+
+/// Kafka's `validateOffsetCommit` with `isTransactional`: as OffsetCommit,
+/// except that a request naming no member is accepted in any state (v0-v2
+/// carry no member fields) and a rebalance does not refuse it.
 fn validate(group: &Group, req: &TxnCommitRequest) -> Result<(), GroupError> {
     if group.is(GroupState::Dead) {
         return Err(GroupError::CoordinatorNotAvailable);
     }
-    if !req.member_id.is_empty() || req.group_instance_id.is_some() {
+    if req.generation_id < 0 && group.is(GroupState::Empty) {
+        return Ok(());
+    }
+    if req.generation_id >= 0 || !req.member_id.is_empty() || req.group_instance_id.is_some() {
         crate::coordinator::validate_member(
             group,
             &req.member_id,
             req.group_instance_id.as_deref(),
         )?;
-    }
-    if req.generation_id >= 0 && req.generation_id != group.generation_id {
-        return Err(GroupError::IllegalGeneration);
+        if req.generation_id != group.generation_id {
+            return Err(GroupError::IllegalGeneration);
+        }
     }
     Ok(())
 }
 
 impl GroupCoordinator {
-    /// TxnOffsetCommit: validate and hold the offsets as pending for the
-    /// producer. The answer must wait until the effects are durable.
+    /// TxnOffsetCommit: validate and emit the offsets as an
+    /// [`Effect::PersistTxn`]. Nothing changes until the driver has
+    /// appended that batch and fed its records to
+    /// [`GroupCoordinator::replay_txn`] (the append checks the producer
+    /// epoch and may refuse it); the answer must wait until it is durable.
     pub fn txn_commit_offsets(
         &mut self,
         req: &TxnCommitRequest,
@@ -78,33 +133,34 @@ impl GroupCoordinator {
         if !valid_group_id(&req.group_id) {
             return none(GroupError::InvalidGroupId);
         }
-        // Kafka creates an unknown group (it may only hold offsets).
-        let group = self
-            .groups
-            .entry(req.group_id.clone())
-            .or_insert_with(|| Group::new(&req.group_id, now_ms));
-        if let Err(e) = validate(group, req) {
+        if !self.groups.contains_key(&req.group_id) {
+            if req.generation_id >= 0 {
+                // Kafka's `validateTransactionalOffsetCommit`.
+                return none(GroupError::IllegalGeneration);
+            }
+            // A "simple" group that may only ever hold offsets.
+            self.groups
+                .insert(req.group_id.clone(), Group::new(&req.group_id, now_ms));
+        }
+        let validated = match self.groups.get(&req.group_id) {
+            Some(group) => validate(group, req),
+            None => Err(GroupError::CoordinatorNotAvailable),
+        };
+        if let Err(e) = validated {
             self.forget_if_unused(&req.group_id);
             return none(e);
         }
-        let max_metadata = self.config.offset_metadata_max_bytes;
-        let (results, records, pending) = crate::offsets::accept_partitions(
+        let (results, records) = crate::offsets::accept_partitions(
             &req.group_id,
             &req.partitions,
-            max_metadata,
+            self.config.offset_metadata_max_bytes,
             partition_exists,
             now_ms,
         );
-        if !pending.is_empty() {
-            self.pending_txn
-                .entry(req.producer_id)
-                .or_default()
-                .entry(req.group_id.clone())
-                .or_default()
-                .extend(pending);
-        }
         let mut effects = Vec::new();
-        if !records.is_empty() {
+        if records.is_empty() {
+            self.forget_if_unused(&req.group_id);
+        } else {
             effects.push(Effect::PersistTxn {
                 group_id: req.group_id.clone(),
                 producer_id: req.producer_id,
@@ -112,22 +168,23 @@ impl GroupCoordinator {
                 records,
             });
         }
-        self.forget_if_unused(&req.group_id);
         Outcome {
             result: Ok(results),
             effects,
         }
     }
 
-    /// The producer's transaction ended in a `__consumer_offsets`
-    /// partition: commit (or drop) its pending offsets of the groups in
-    /// that partition (`in_partition` says whether a group lives there).
+    /// The producer's transaction ended with a marker in a
+    /// `__consumer_offsets` partition: commit (or drop) its pending offsets
+    /// of the groups living there (`in_partition` says whether a group
+    /// does). A committed offset replaces the group's only if written
+    /// after it, as Kafka's `replayEndTransactionMarker` keeps the most
+    /// recent of a transactional and a plain commit.
     pub fn complete_txn(
         &mut self,
         producer_id: i64,
         commit: bool,
         in_partition: &dyn Fn(&str) -> bool,
-        now_ms: i64,
     ) {
         let Some(groups) = self.pending_txn.get_mut(&producer_id) else {
             return;
@@ -144,11 +201,25 @@ impl GroupCoordinator {
         }
         for (group_id, offsets) in finished {
             if commit {
+                let created_ms = offsets
+                    .values()
+                    .map(|o| o.commit_timestamp_ms)
+                    .min()
+                    .unwrap_or_default();
+                // The group normally exists (the commit created it); this
+                // also covers logs written before pending offsets kept it.
                 let g = self
                     .groups
                     .entry(group_id.clone())
-                    .or_insert_with(|| Group::new(&group_id, now_ms));
-                g.offsets.extend(offsets);
+                    .or_insert_with(|| Group::new(&group_id, created_ms));
+                for (key, offset) in offsets {
+                    if g.offsets
+                        .get(&key)
+                        .is_none_or(|c| offset.log_order > c.log_order)
+                    {
+                        g.offsets.insert(key, offset);
+                    }
+                }
             }
             self.forget_if_unused(&group_id);
         }
@@ -162,129 +233,53 @@ impl GroupCoordinator {
             .any(|groups| groups.get(group_id).is_some_and(|o| o.contains_key(&key)))
     }
 
-    /// Replay a record read from a transactional batch of `producer_id`.
-    pub fn replay_txn(&mut self, producer_id: i64, record: GroupRecord) {
-        if let GroupRecord::Offset {
-            group_id,
-            topic,
-            partition,
-            value: Some(v),
-        } = record
-        {
-            self.pending_txn
-                .entry(producer_id)
-                .or_default()
-                .entry(group_id)
-                .or_default()
-                .insert(
-                    (topic, partition),
-                    Offset {
-                        offset: v.offset,
-                        leader_epoch: v.leader_epoch,
-                        metadata: v.metadata,
-                        commit_timestamp_ms: v.commit_timestamp_ms,
-                    },
-                );
-        }
+    /// The partitions of a group some open transaction holds an offset for
+    /// (OffsetFetch with `require_stable` answers UNSTABLE_OFFSET_COMMIT
+    /// for them).
+    pub fn pending_txn_partitions(&self, group_id: &str) -> BTreeSet<(String, i32)> {
+        pending_keys(&self.pending_txn, group_id)
     }
 
-    /// Replay a marker of `producer_id` (every group replayed from this
-    /// partition is in it).
+    /// Apply a record of a transactional batch of `producer_id`: at
+    /// start-up, and live once the driver appended an
+    /// [`Effect::PersistTxn`]. An offset becomes pending (creating its
+    /// group); anything else applies as [`GroupCoordinator::replay`] does,
+    /// as Kafka ignores the producer of tombstones and group records.
+    pub fn replay_txn(&mut self, producer_id: i64, record: GroupRecord) {
+        let (group_id, topic, partition, v) = match record {
+            GroupRecord::Offset {
+                group_id,
+                topic,
+                partition,
+                value: Some(v),
+            } => (group_id, topic, partition, v),
+            other => return self.replay(other),
+        };
+        let log_order = self.take_log_order();
+        self.groups
+            .entry(group_id.clone())
+            .or_insert_with(|| Group::new(&group_id, v.commit_timestamp_ms));
+        self.pending_txn
+            .entry(producer_id)
+            .or_default()
+            .entry(group_id)
+            .or_default()
+            .insert((topic, partition), Offset::from_value(v, log_order));
+    }
+
+    /// Replay a marker of `producer_id` read from a `__consumer_offsets`
+    /// partition (`in_partition`: whether a group lives in it).
     pub fn replay_marker(
         &mut self,
         producer_id: i64,
         commit: bool,
         in_partition: &dyn Fn(&str) -> bool,
     ) {
-        self.complete_txn(producer_id, commit, in_partition, 0);
-    }
-}
-
-#[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "tests fail loudly on purpose")]
-mod tests {
-    use super::*;
-    use crate::record::OffsetValue;
-    use crate::types::GroupConfig;
-
-    fn req(group: &str, pid: i64, offset: i64) -> TxnCommitRequest {
-        TxnCommitRequest {
-            group_id: group.into(),
-            producer_id: pid,
-            producer_epoch: 0,
-            generation_id: -1,
-            member_id: String::new(),
-            group_instance_id: None,
-            partitions: vec![CommitPartition {
-                topic: "t".into(),
-                partition: 0,
-                offset,
-                leader_epoch: -1,
-                metadata: None,
-            }],
-        }
+        self.complete_txn(producer_id, commit, in_partition);
     }
 
-    fn committed(c: &GroupCoordinator, group: &str) -> Option<i64> {
-        c.fetch_offsets(group)
-            .unwrap()
-            .get(&("t".to_string(), 0))
-            .map(|o| o.offset)
-    }
-
-    #[test]
-    fn pending_until_commit_marker_dropped_on_abort() {
-        let mut c = GroupCoordinator::new(GroupConfig::default(), 1);
-        let all = |_: &str| true;
-        let out = c.txn_commit_offsets(&req("g", 7, 10), &|_, _| true, 1);
-        assert_eq!(out.result.unwrap(), vec![Ok(())]);
-        assert!(matches!(
-            out.effects.as_slice(),
-            [Effect::PersistTxn { producer_id: 7, .. }]
-        ));
-        assert_eq!(committed(&c, "g"), None);
-        assert!(c.has_pending_txn_offset("g", "t", 0));
-        c.complete_txn(7, true, &all, 2);
-        assert_eq!(committed(&c, "g"), Some(10));
-        assert!(!c.has_pending_txn_offset("g", "t", 0));
-        c.txn_commit_offsets(&req("g", 7, 20), &|_, _| true, 3);
-        c.complete_txn(7, false, &all, 4);
-        assert_eq!(committed(&c, "g"), Some(10), "aborted offsets are dropped");
-        // Markers of other partitions leave the group alone.
-        c.txn_commit_offsets(&req("g", 8, 30), &|_, _| true, 5);
-        c.complete_txn(8, true, &|_| false, 6);
-        assert!(c.has_pending_txn_offset("g", "t", 0));
-    }
-
-    #[test]
-    fn member_checks_and_replay() {
-        let mut c = GroupCoordinator::new(GroupConfig::default(), 1);
-        let mut bad = req("g", 7, 10);
-        bad.member_id = "ghost".into();
-        bad.generation_id = 3;
-        assert!(c.txn_commit_offsets(&bad, &|_, _| true, 1).result.is_err());
-        let unknown = c.txn_commit_offsets(&req("g", 7, 1), &|_, _| false, 1);
-        assert_eq!(
-            unknown.result.unwrap(),
-            vec![Err(GroupError::UnknownTopicOrPartition)]
-        );
-        let mut r = GroupCoordinator::new(GroupConfig::default(), 1);
-        r.replay_txn(
-            9,
-            GroupRecord::Offset {
-                group_id: "g".into(),
-                topic: "t".into(),
-                partition: 0,
-                value: Some(OffsetValue {
-                    offset: 42,
-                    leader_epoch: -1,
-                    metadata: String::new(),
-                    commit_timestamp_ms: 0,
-                }),
-            },
-        );
-        assert!(r.has_pending_txn_offset("g", "t", 0));
-        r.replay_marker(9, true, &|_| true);
-        assert_eq!(committed(&r, "g"), Some(42));
+    /// Drop what open transactions hold for a group (`key`: one partition).
+    pub(crate) fn drop_pending_txn(&mut self, group_id: &str, key: Option<&(String, i32)>) {
+        drop_pending(&mut self.pending_txn, group_id, key);
     }
 }

@@ -53,7 +53,13 @@ pub enum Effect {
         records: Vec<GroupRecord>,
     },
     /// Append these records as one transactional batch of the producer
-    /// (offsets committed inside a transaction, TxnOffsetCommit).
+    /// (offsets committed inside a transaction, TxnOffsetCommit), checked
+    /// against its epoch. Only once the batch is appended does the driver
+    /// feed the records, in order, to [`GroupCoordinator::replay_txn`]
+    /// (which holds them as pending until the transaction's marker): a
+    /// refused batch must change nothing.
+    ///
+    /// [`GroupCoordinator::replay_txn`]: crate::GroupCoordinator::replay_txn
     PersistTxn {
         /// The group whose partition receives the records.
         group_id: String,

@@ -6,10 +6,19 @@
 //!
 //! Checks, as Kafka: the producer must be the transaction's current one
 //! and the group's offsets partition must be in its open transaction
-//! (AddOffsetsToTxn first; KIP-890 verification), else PRODUCER_FENCED
-//! (v0-v2, which predate it: INVALID_PRODUCER_EPOCH) or INVALID_TXN_STATE;
-//! v3+ member and generation checks give UNKNOWN_MEMBER_ID,
-//! ILLEGAL_GENERATION, FENCED_INSTANCE_ID.
+//! (AddOffsetsToTxn first; KIP-890 verification), else INVALID_TXN_STATE,
+//! or INVALID_PRODUCER_EPOCH for a fenced producer at every version: Kafka's
+//! `AddPartitionsToTxnManager` turns the coordinator's PRODUCER_FENCED into
+//! it ("producers expect to handle INVALID_PRODUCER_EPOCH"), and the
+//! append of the batch itself refuses a stale epoch with it. v3+ member and
+//! generation checks give UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION,
+//! FENCED_INSTANCE_ID (v0-v2 carry no member fields and skip them).
+//!
+//! Write failures map as Kafka's `GroupMetadataManager` maps them: storage
+//! errors to NOT_COORDINATOR, a missing offsets partition to
+//! COORDINATOR_NOT_AVAILABLE. v0-v1 get COORDINATOR_NOT_AVAILABLE for
+//! COORDINATOR_LOAD_IN_PROGRESS, which those clients do not retry
+//! (`KafkaApis.handleTxnOffsetCommitRequest`, KAFKA-7296).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -21,14 +30,32 @@ use weir_protocol::messages::txn_offset_commit_response::{
 };
 
 use crate::broker::Broker;
-use crate::errors::{ErrorCode, group_error_code, txn_error_code};
+use crate::errors::{ErrorCode, append_error_code, group_error_code, txn_error_code};
 use crate::group_service::{OFFSETS_TOPIC, PersistError, partition_for};
 use crate::handlers::offset_commit::partition_exists;
+use crate::partition::AppendError;
 
 /// First version with member id, generation and instance id.
 const MEMBER_FIELDS_MIN_VERSION: i16 = 3;
-/// First version that knows PRODUCER_FENCED.
-const PRODUCER_FENCED_MIN_VERSION: i16 = 3;
+/// First version whose clients retry COORDINATOR_LOAD_IN_PROGRESS.
+const LOAD_IN_PROGRESS_MIN_VERSION: i16 = 2;
+
+/// The code a failed write of the offsets answers.
+fn persist_error_code(e: &PersistError) -> ErrorCode {
+    match e {
+        // The producer's epoch is stale (INVALID_PRODUCER_EPOCH), or its
+        // transaction state refuses the batch.
+        PersistError::Append(a @ AppendError::Sequence(_) | a @ AppendError::Marker(_)) => {
+            append_error_code(a)
+        }
+        PersistError::Append(AppendError::Storage(_)) | PersistError::Storage(_) => {
+            ErrorCode::NotCoordinator
+        }
+        PersistError::Unavailable(_) => ErrorCode::CoordinatorNotAvailable,
+        // Records were validated before: encoding them cannot fail.
+        PersistError::Record(_) => ErrorCode::UnknownServerError,
+    }
+}
 
 fn all(req: &TxnOffsetCommitRequest, code: ErrorCode) -> TxnOffsetCommitResponse {
     TxnOffsetCommitResponse {
@@ -54,7 +81,7 @@ fn all(req: &TxnOffsetCommitRequest, code: ErrorCode) -> TxnOffsetCommitResponse
 }
 
 /// The transaction must hold the group's offsets partition.
-fn verify(broker: &Broker, version: i16, req: &TxnOffsetCommitRequest) -> Result<(), ErrorCode> {
+fn verify(broker: &Broker, req: &TxnOffsetCommitRequest) -> Result<(), ErrorCode> {
     if !broker.txns.is_ready() {
         return Err(ErrorCode::CoordinatorLoadInProgress);
     }
@@ -74,7 +101,7 @@ fn verify(broker: &Broker, version: i16, req: &TxnOffsetCommitRequest) -> Result
     );
     match verdict.into_iter().next().map(|(_, r)| r) {
         Some(Ok(())) => Ok(()),
-        Some(Err(e)) => Err(txn_error_code(&e, version < PRODUCER_FENCED_MIN_VERSION)),
+        Some(Err(e)) => Err(txn_error_code(&e, true)),
         None => Err(ErrorCode::InvalidTxnState),
     }
 }
@@ -87,7 +114,10 @@ pub fn begin(
 ) -> impl Future<Output = TxnOffsetCommitResponse> + Send + 'static {
     let early = if !broker.groups.is_ready() {
         Some(all(&req, ErrorCode::CoordinatorLoadInProgress))
-    } else if let Err(code) = verify(broker, version, &req) {
+    } else if req.group_id.is_empty() {
+        // Checked before verification, as Kafka's GroupCoordinatorService.
+        Some(all(&req, ErrorCode::InvalidGroupId))
+    } else if let Err(code) = verify(broker, &req) {
         tracing::info!(transactional_id = %req.transactional_id, group = %req.group_id, ?code, "TxnOffsetCommit refused");
         Some(all(&req, code))
     } else {
@@ -131,31 +161,70 @@ pub fn begin(
         })
     });
     async move {
-        if let Some(resp) = early {
-            return resp;
-        }
-        let Some(waiting) = waiting else {
-            return all(&req, ErrorCode::UnknownServerError);
-        };
-        match waiting.wait().await {
-            Ok(Err(e)) => all(&req, group_error_code(&e)),
-            Ok(Ok(results)) => {
-                let mut resp = all(&req, ErrorCode::None);
-                let mut results = results.into_iter();
-                for t in &mut resp.topics {
-                    for p in &mut t.partitions {
-                        if let Some(Err(e)) = results.next() {
-                            p.error_code = group_error_code(&e).code();
+        let mut resp = match (early, waiting) {
+            (Some(resp), _) => resp,
+            (None, None) => all(&req, ErrorCode::UnknownServerError),
+            (None, Some(waiting)) => match waiting.wait().await {
+                Ok(Err(e)) => all(&req, group_error_code(&e)),
+                Ok(Ok(results)) => {
+                    let mut resp = all(&req, ErrorCode::None);
+                    let mut results = results.into_iter();
+                    for t in &mut resp.topics {
+                        for p in &mut t.partitions {
+                            if let Some(Err(e)) = results.next() {
+                                p.error_code = group_error_code(&e).code();
+                            }
                         }
                     }
+                    resp
                 }
-                resp
+                Err(e) => {
+                    tracing::info!(group = %req.group_id, producer_id = req.producer_id, error = %e, "transactional offset commit not written");
+                    all(&req, persist_error_code(&e))
+                }
+            },
+        };
+        if version < LOAD_IN_PROGRESS_MIN_VERSION {
+            for p in resp.topics.iter_mut().flat_map(|t| t.partitions.iter_mut()) {
+                if p.error_code == ErrorCode::CoordinatorLoadInProgress.code() {
+                    p.error_code = ErrorCode::CoordinatorNotAvailable.code();
+                }
             }
-            Err(PersistError::Append(e)) => all(&req, crate::errors::append_error_code(&e)),
-            Err(e) => {
-                tracing::error!(group = %req.group_id, error = %e, "transactional offset commit not written");
-                all(&req, ErrorCode::CoordinatorNotAvailable)
-            }
+        }
+        resp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::producer_state::SequenceError;
+
+    #[test]
+    fn write_failures_map_as_kafka() {
+        let fenced =
+            PersistError::Append(AppendError::Sequence(SequenceError::InvalidProducerEpoch {
+                producer_id: 1,
+                epoch: 0,
+                current: 1,
+            }));
+        let cases = [
+            (fenced, ErrorCode::InvalidProducerEpoch),
+            (
+                PersistError::Append(AppendError::Storage(weir_storage::StorageError::LogOffline)),
+                ErrorCode::NotCoordinator,
+            ),
+            (
+                PersistError::Storage(weir_storage::StorageError::LogOffline),
+                ErrorCode::NotCoordinator,
+            ),
+            (
+                PersistError::Unavailable(3),
+                ErrorCode::CoordinatorNotAvailable,
+            ),
+        ];
+        for (e, want) in cases {
+            assert_eq!(persist_error_code(&e), want, "{e:?}");
         }
     }
 }
