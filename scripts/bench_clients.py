@@ -8,7 +8,7 @@ confluent-kafka (librdkafka), with the broker's peak RSS.
 Starts its own broker on an ephemeral loopback port with a temporary data
 directory, creates a topic, produces N records (acks=1, linger.ms=5),
 consumes them back from the beginning, and prints records/s, MB/s for both
-phases and the broker's peak RSS (VmHWM from /proc). Run it on a quiet
+phases, the broker's CPU time while producing and its peak RSS (from /proc). Run it on a quiet
 machine: client and broker share the cores.
 """
 import argparse
@@ -34,6 +34,13 @@ def rss_kib(pid, field):
             if line.startswith(field + ":"):
                 return int(line.split()[1])
     return -1
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of a process, from /proc/PID/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main():
@@ -70,6 +77,7 @@ def main():
             if err is not None:
                 failures[0] += 1
 
+        cpu0 = cpu_seconds(broker.pid)
         t0 = time.perf_counter()
         for i in range(args.records):
             while True:
@@ -82,6 +90,7 @@ def main():
                 producer.poll(0)
         producer.flush(120)
         produce_s = time.perf_counter() - t0
+        produce_cpu = cpu_seconds(broker.pid) - cpu0
         rss_after_produce = rss_kib(broker.pid, "VmRSS")
 
         consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench", "enable.auto.commit": False,
@@ -104,6 +113,8 @@ def main():
             "produce_failures": failures[0], "consumed": got,
             "produce_records_per_s": round(args.records / produce_s),
             "produce_mb_per_s": round(mb / produce_s, 1),
+            "produce_broker_cpu_s": round(produce_cpu, 2),
+            "produce_broker_cpu_us_per_record": round(produce_cpu * 1e6 / args.records, 3),
             "consume_records_per_s": round(got / consume_s),
             "consume_mb_per_s": round(got * args.size / 1e6 / consume_s, 1),
             "broker_rss_after_produce_mib": round(rss_after_produce / 1024, 1),

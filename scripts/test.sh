@@ -5,8 +5,9 @@
 #
 # Works from a clean clone on a fresh Debian machine (root, python3 with pip,
 # Rust toolchain; cargo-nextest optional). Stages:
-#   1. deps    install what the tests need when it is missing: kcat (Debian
-#              package) and a Python venv at .venv from tests/requirements.txt
+#   1. deps    install what the tests need when it is missing: kcat and
+#              chromium (Debian packages) and a Python venv at .venv from
+#              tests/requirements.txt
 #              (re-installed only when that file or the interpreter changes)
 #   2. build   cargo build --workspace --bins (debug)
 #   3. rust    cargo nextest run --workspace (cargo test if nextest is missing)
@@ -85,6 +86,15 @@ install_kcat() {
     command -v kcat >/dev/null 2>&1 || die "kcat still not on PATH after install"
 }
 
+install_chromium() {
+    if [ -x /usr/bin/chromium ]; then
+        return 0
+    fi
+    log "installing chromium (Debian package) for the console's browser test"
+    apt_install chromium || die "could not install chromium"
+    [ -x /usr/bin/chromium ] || die "/usr/bin/chromium still missing after install"
+}
+
 venv_ok() {
     [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1
 }
@@ -123,7 +133,7 @@ install_python_deps() {
         if "$VENV/bin/python" -m pip install -q -r "$REQS"; then
             echo "$want" >"$STAMP"
             "$VENV/bin/python" -m pip list --format=freeze 2>/dev/null \
-                | grep -iE '^(pytest|pytest-timeout|confluent-kafka|kafka-python|lz4|python-snappy|cramjam)==' || true
+                | grep -iE '^(pytest|pytest-timeout|confluent-kafka|kafka-python|lz4|python-snappy|cramjam|playwright)==' || true
             return 0
         fi
         echo "pip install failed (attempt $attempt)" >&2
@@ -134,8 +144,9 @@ install_python_deps() {
 
 # ---------------------------------------------------------------- 1. deps
 t0=$SECONDS
-log "stage deps: kcat and Python packages"
+log "stage deps: kcat, chromium and Python packages"
 install_kcat
+install_chromium
 kcat -V 2>/dev/null | sed -n '1p;4p'
 install_python_deps
 record deps 0 $((SECONDS - t0))

@@ -5,7 +5,10 @@
 //! * the struct, with `unknown_tagged_fields` when the spec has flexible versions;
 //! * `impl Default` from the spec's `default` values;
 //! * `read`/`write`/`size` (crate-private), driven by a runtime `version`;
-//! * `impl Message` for the top-level struct (version checks, then `read`/`write`/`size`);
+//! * `visit_error_codes` (crate-private) on every struct that carries an error
+//!   code, directly or in a nested struct; see [`is_error_code`];
+//! * `impl Message` for the top-level struct (version checks, then `read`/`write`/`size`,
+//!   and `for_each_error_code` when it carries error codes);
 //! * `impl testing::Arbitrary` behind the `test-util` feature.
 
 use std::fmt::Write as _;
@@ -136,6 +139,22 @@ fn scalar_fn(ty: &Type) -> Option<&'static str> {
         Type::Uuid => "uuid",
         _ => return None,
     })
+}
+
+/// An error code: an `int16` field named `ErrorCode` or ending in it
+/// (`PartitionErrorCode`, `TopicConfigErrorCode`, ...). Kafka's specs have no
+/// marker for error codes; this naming convention is the one every spec follows.
+fn is_error_code(f: &Field) -> bool {
+    f.ty == Type::Int16 && f.name.ends_with("ErrorCode")
+}
+
+/// `a || b`, simplifying literal `true` and `false`.
+fn or(a: &str, b: &str) -> String {
+    match (a, b) {
+        ("true", _) | (_, "true") => "true".into(),
+        ("false", x) | (x, "false") => x.to_string(),
+        (a, b) => format!("({a} || {b})"),
+    }
 }
 
 impl Ctx<'_> {
@@ -517,6 +536,88 @@ impl Ctx<'_> {
         }
     }
 
+    // ----- error codes --------------------------------------------------------
+
+    /// Whether a value of `ty` holds an error code in some version.
+    fn carries_error_codes(&self, ty: &Type, stack: &mut Vec<String>) -> bool {
+        match ty {
+            Type::Array(e) => self.carries_error_codes(e, stack),
+            Type::Struct(n) => {
+                if stack.contains(n) {
+                    return false;
+                }
+                let Some(s) = self.spec.find_struct(n) else {
+                    return false;
+                };
+                stack.push(n.clone());
+                let found = s.fields.iter().any(|f| {
+                    self.encoded_cond(f) != "false"
+                        && (is_error_code(f) || self.carries_error_codes(&f.ty, stack))
+                });
+                stack.pop();
+                found
+            }
+            _ => false,
+        }
+    }
+
+    /// A Rust condition on `version` for the field being on the wire, as a
+    /// regular or a tagged field ("false" if it never is).
+    fn encoded_cond(&self, f: &Field) -> String {
+        let valid = self.valid();
+        or(&self.regular(f).cond(valid), &self.tagged(f).cond(valid))
+    }
+
+    /// Statements visiting the error codes inside `place` (an expression of type `&T`).
+    fn visit_value(&self, ty: &Type, place: &str, depth: usize) -> String {
+        match ty {
+            Type::Struct(_) => {
+                let method_place = place.strip_prefix('&').unwrap_or(place);
+                format!("{method_place}.visit_error_codes(version, visit);\n")
+            }
+            Type::Array(e) => {
+                let ev = format!("e{depth}");
+                format!(
+                    "for {ev} in {place} {{\n{}}}\n",
+                    self.visit_value(e, &ev, depth + 1)
+                )
+            }
+            _ => unreachable!("only structs and arrays of them hold nested error codes"),
+        }
+    }
+
+    /// The body of `visit_error_codes`, or `None` if the struct carries no error code.
+    fn visit_body(&self, s: &StructDef) -> Option<String> {
+        let mut body = String::new();
+        for f in &s.fields {
+            let c = self.encoded_cond(f);
+            if c == "false" {
+                continue;
+            }
+            let id = field_ident(&f.name);
+            let stmt = if is_error_code(f) {
+                format!("visit(self.{id});\n")
+            } else if self.carries_error_codes(&f.ty, &mut vec![s.name.clone()]) {
+                if is_optional(f) {
+                    format!(
+                        "if let Some(v) = &self.{id} {{\n{}}}\n",
+                        self.visit_value(&f.ty, "v", 0)
+                    )
+                } else {
+                    self.visit_value(&f.ty, &format!("&self.{id}"), 0)
+                }
+            } else {
+                continue;
+            };
+            if c == "true" {
+                body.push_str(&stmt);
+            } else {
+                let _ = write!(body, "if {c} {{\n{stmt}}}\n");
+            }
+        }
+        (!body.is_empty()).then_some(body)
+    }
+
     // ----- struct -------------------------------------------------------------
 
     fn emit_struct(&self, s: &StructDef, top: bool, out: &mut String) -> Result<()> {
@@ -764,10 +865,25 @@ impl Ctx<'_> {
             out.push_str(&body);
             out.push_str("n\n}\n");
         }
+        let visit_body = self.visit_body(s);
+        if let Some(body) = &visit_body {
+            out.push_str("\n/// Calls `visit` with each error code this struct carries on the wire in `version`, zeros included.\n");
+            out.push_str("pub(crate) fn visit_error_codes(&self, version: i16, visit: &mut impl FnMut(i16)) {\n");
+            if !uses_word(body, "version") {
+                out.push_str("let _ = version;\n");
+            }
+            out.push_str(body);
+            out.push_str("}\n");
+        }
         out.push_str("}\n\n");
 
         // Message
         if top {
+            let error_codes = if visit_body.is_some() {
+                "\nfn for_each_error_code(&self, version: i16, visit: &mut impl FnMut(i16)) {\nself.visit_error_codes(version, visit)\n}\n"
+            } else {
+                ""
+            };
             let key = spec.api_key.unwrap_or(-1);
             let flex_min = if spec.flexible.is_empty() {
                 "i16::MAX".to_string()
@@ -799,7 +915,7 @@ self.write(buf, version)
 fn encoded_len(&self, version: i16) -> usize {{
 self.size(version)
 }}
-}}
+{error_codes}}}
 
 ",
                 lo = valid.lo,

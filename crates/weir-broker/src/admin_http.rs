@@ -3,11 +3,14 @@
 //!
 //! * `/health`: 200 while the process serves (liveness);
 //! * `/ready`: 200 once storage is loaded and the coordinators serve, else 503;
-//! * `/metrics`: the Prometheus text exposition (`docs/metrics.md`).
+//! * `/metrics`: the Prometheus text exposition (`docs/metrics.md`);
+//! * `/` and `/api/...`: the web console (`crate::console`,
+//!   `docs/console.md`), unless `admin.console.enable=false`.
 //!
 //! Gauges that describe state rather than events (group lag, partition
-//! counts, log sizes, disk free, process RSS and CPU) are computed when
-//! `/metrics` is scraped, so they cost nothing while nobody scrapes.
+//! counts by state, log sizes per partition and per log dir, disk free,
+//! process RSS and CPU) are computed when `/metrics` is scraped, so they
+//! cost nothing while nobody scrapes.
 
 use std::sync::Arc;
 
@@ -18,6 +21,7 @@ use axum::routing::get;
 use weir_metrics as m;
 
 use crate::broker::Broker;
+use crate::partition_states;
 
 /// Serve the admin routes on `listener` until the task is aborted.
 pub async fn serve(broker: Arc<Broker>, exporter: m::Exporter, listener: tokio::net::TcpListener) {
@@ -25,7 +29,12 @@ pub async fn serve(broker: Arc<Broker>, exporter: m::Exporter, listener: tokio::
         .route("/health", get(|| async { "ok\n" }))
         .route("/ready", get(ready))
         .route("/metrics", get(scrape))
-        .with_state((broker, exporter));
+        .with_state((broker.clone(), exporter.clone()));
+    let app = if broker.config.admin_console.enable {
+        app.merge(crate::console::router(broker, exporter))
+    } else {
+        app
+    };
     if let Err(e) = axum::serve(listener, app).await {
         tracing::error!(error = %e, "admin listener failed");
     }
@@ -53,40 +62,44 @@ async fn scrape(
 
 /// Set the state gauges from the broker's current state.
 fn refresh_gauges(broker: &Broker) {
-    let mut online = 0u64;
-    let mut offline = 0u64;
-    for p in broker.logs.all() {
-        match p.offsets() {
-            Ok(_) => online += 1,
-            Err(_) => offline += 1,
-        }
+    let dirs = &broker.config.log_dirs;
+    let mut dir_bytes = vec![0u64; dirs.len()];
+    let hosted = broker.logs.all();
+    let mut online_logs = std::collections::HashSet::new();
+    for p in &hosted {
+        let size = p.size_bytes();
         metrics::gauge!(m::LOG_SIZE, "topic" => p.topic.clone(), "partition" => p.index.to_string())
-            .set(p.size_bytes() as f64);
+            .set(size as f64);
+        // Path equality compares components, so `data/` matches `data`.
+        if let Some(i) = dirs.iter().position(|d| d.as_path() == p.log_dir())
+            && let Some(sum) = dir_bytes.get_mut(i)
+        {
+            *sum += size;
+        }
+        if p.offsets().is_ok() {
+            online_logs.insert((p.topic.as_str(), p.index));
+        }
     }
-    metrics::gauge!(m::PARTITIONS, "state" => "online").set(online as f64);
-    metrics::gauge!(m::PARTITIONS, "state" => "offline").set(offline as f64);
-    metrics::gauge!(m::UNDER_REPLICATED).set(0.0);
-    for dir in &broker.config.log_dirs {
+    let states = partition_states::count(
+        broker.image().topics(),
+        broker.node_id(),
+        |t| broker.logs.effective_config(t).min_insync_replicas,
+        |topic, index| online_logs.contains(&(topic, index)),
+    );
+    metrics::gauge!(m::PARTITIONS, "state" => "online").set(states.online as f64);
+    metrics::gauge!(m::PARTITIONS, "state" => "offline").set(states.offline as f64);
+    metrics::gauge!(m::UNDER_REPLICATED).set(states.under_replicated as f64);
+    metrics::gauge!(m::UNDER_MIN_ISR).set(states.under_min_isr as f64);
+    for (dir, bytes) in dirs.iter().zip(dir_bytes) {
+        let label = dir.display().to_string();
+        metrics::gauge!(m::LOG_DIR_SIZE, "dir" => label.clone()).set(bytes as f64);
         if let Some(free) = disk_free(dir) {
-            metrics::gauge!(m::DISK_FREE, "dir" => dir.display().to_string()).set(free as f64);
+            metrics::gauge!(m::DISK_FREE, "dir" => label).set(free as f64);
         }
     }
-    if broker.groups.is_ready() {
-        for (group, offsets) in broker.groups.read(|c| {
-            c.list(&[])
-                .into_iter()
-                .filter_map(|g| Some((g.group_id.clone(), c.fetch_offsets(&g.group_id).ok()?)))
-                .collect::<Vec<_>>()
-        }) {
-            for ((topic, partition), committed) in offsets {
-                let Some(p) = broker.logs.get(&topic, partition) else {
-                    continue;
-                };
-                let Ok((_, hw)) = p.offsets() else { continue };
-                metrics::gauge!(m::GROUP_LAG, "group" => group.clone(), "topic" => topic.clone(), "partition" => partition.to_string())
-                    .set((hw - committed.offset).max(0) as f64);
-            }
-        }
+    for l in crate::lag::group_lags(broker, None) {
+        metrics::gauge!(m::GROUP_LAG, "group" => l.group, "topic" => l.topic, "partition" => l.partition.to_string())
+            .set(l.lag as f64);
     }
     if let Some((rss, cpu)) = process_stats() {
         metrics::gauge!(m::PROCESS_RSS).set(rss as f64);

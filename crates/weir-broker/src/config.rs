@@ -102,9 +102,24 @@ pub struct BrokerConfig {
     /// `admin.listener`: host:port of the HTTP listener for `/metrics`,
     /// `/health` and `/ready` (`None`: disabled).
     pub admin_listener: Option<String>,
+    /// The web console on the admin listener (`admin.console.*`).
+    pub admin_console: AdminConsoleConfig,
     /// Every static property as given (file + overrides), used to resolve
     /// topic config defaults through their `log.*` synonyms.
     pub props: BTreeMap<String, String>,
+}
+
+/// The web console's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminConsoleConfig {
+    /// `admin.console.enable` (default true): serve the console at `/`.
+    pub enable: bool,
+    /// `admin.console.read.only` (default true): refuse the console's
+    /// writes (creating and deleting topics).
+    pub read_only: bool,
+    /// `admin.console.sample.interval.ms` (default 5000, at least 100):
+    /// how often rates and lag are sampled for the charts.
+    pub sample_interval_ms: u64,
 }
 
 /// Keys a Kafka `server.properties` commonly carries that Weir accepts
@@ -149,6 +164,9 @@ const BROKER_KEYS: &[&str] = &[
     "log.cleaner.dedupe.buffer.size",
     "offsets.topic.num.partitions",
     "admin.listener",
+    "admin.console.enable",
+    "admin.console.read.only",
+    "admin.console.sample.interval.ms",
     "group.initial.rebalance.delay.ms",
     "group.min.session.timeout.ms",
     "group.max.session.timeout.ms",
@@ -391,10 +409,24 @@ impl BrokerConfig {
             }
             Some(v) => return Err(invalid("admin.listener", v, "expected host:port, or none")),
         };
+        let sample_interval_ms: u64 = parse_int(&props, "admin.console.sample.interval.ms", 5000)?;
+        if sample_interval_ms < 100 {
+            return Err(invalid(
+                "admin.console.sample.interval.ms",
+                &sample_interval_ms.to_string(),
+                "must be at least 100",
+            ));
+        }
+        let admin_console = AdminConsoleConfig {
+            enable: parse_bool(&props, "admin.console.enable", true)?,
+            read_only: parse_bool(&props, "admin.console.read.only", true)?,
+            sample_interval_ms,
+        };
         Ok((
             BrokerConfig {
                 txn,
                 admin_listener,
+                admin_console,
                 log_retention_check_interval_ms: log_retention_check_interval_ms as u64,
                 log_cleaner_enable,
                 log_cleaner_dedupe_buffer_size: log_cleaner_dedupe_buffer_size as usize,

@@ -18,34 +18,37 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use weir_protocol::api::ApiKey;
-
 use crate::broker::Broker;
 use crate::dispatch::{Pending, Reply, begin};
+use crate::request_metrics::{ConnectionMetrics, normalized_api_key};
 
 /// Requests read but not yet answered, per connection.
 pub const IN_FLIGHT_MAX: usize = 64;
+/// The length prefix of every Kafka frame (a big-endian i32).
+const FRAME_LENGTH_BYTES: usize = 4;
 
 /// Serve one connection until the client closes it or sends something the
 /// broker must close on.
 pub async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
     let (mut rd, mut wr) = stream.into_split();
-    let (tx, mut rx) = mpsc::channel::<(JoinHandle<Reply>, &'static str, Instant)>(IN_FLIGHT_MAX);
+    // (reply, normalized API key, when the request was read)
+    let (tx, mut rx) = mpsc::channel::<(JoinHandle<Reply>, i16, Instant)>(IN_FLIGHT_MAX);
     let connections = metrics::gauge!(weir_metrics::CONNECTIONS);
     connections.increment(1.0);
+    let mut stats = ConnectionMetrics::new();
+    let received_bytes = stats.received_bytes();
 
     let writer = tokio::spawn(async move {
-        while let Some((handle, api, started)) = rx.recv().await {
+        while let Some((handle, api_key, started)) = rx.recv().await {
             let reply = handle.await;
-            metrics::counter!(weir_metrics::REQUESTS, "api" => api).increment(1);
-            metrics::histogram!(weir_metrics::REQUEST_SECONDS, "api" => api)
-                .record(started.elapsed().as_secs_f64());
+            stats.request(api_key, started.elapsed());
             match reply {
                 Ok(Reply::Frame(buf)) => {
                     if wr.write_all(&buf).await.is_err() {
                         return;
                     }
+                    stats.sent(buf.len());
                 }
                 Ok(Reply::NoResponse) => {}
                 Ok(Reply::Close(reason)) => {
@@ -75,15 +78,16 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr) {
             }
         };
         let started = Instant::now();
-        let api = frame
+        received_bytes.increment((FRAME_LENGTH_BYTES + frame.len()) as u64);
+        let api_key = frame
             .get(..2)
-            .and_then(|b| ApiKey::try_from(i16::from_be_bytes([b[0], b[1]])).ok())
-            .map_or("Unknown", ApiKey::name);
+            .map_or(i16::MIN, |b| i16::from_be_bytes([b[0], b[1]]));
+        let api_key = normalized_api_key(api_key);
         let handle = match begin(&broker, frame, peer).await {
             Pending::Ready(reply) => tokio::spawn(async move { reply }),
             Pending::Wait(fut) => tokio::spawn(fut),
         };
-        if tx.send((handle, api, started)).await.is_err() {
+        if tx.send((handle, api_key, started)).await.is_err() {
             break;
         }
     }
@@ -97,7 +101,7 @@ async fn read_frame(
     rd: &mut tokio::net::tcp::OwnedReadHalf,
     max: usize,
 ) -> Result<Option<Bytes>, String> {
-    let mut len_buf = [0u8; 4];
+    let mut len_buf = [0u8; FRAME_LENGTH_BYTES];
     match rd.read_exact(&mut len_buf).await {
         Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),

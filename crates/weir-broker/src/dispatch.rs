@@ -30,6 +30,7 @@ use crate::handlers::{
     fetch, find_coordinator, heartbeat, init_producer_id, join_group, leave_group, list_groups,
     list_offsets, metadata, offset_commit, offset_delete, offset_fetch, produce, sync_group,
 };
+use crate::request_metrics::count_response_errors;
 
 /// What the writer sends back for one request.
 pub enum Reply {
@@ -52,8 +53,11 @@ pub enum Pending {
     Wait(ReplyFuture),
 }
 
-/// Encode `body` as the response to request `cid`.
+/// Encode `body` as the response to request `cid`, counting the error
+/// codes it carries (`weir_request_errors_total`). Every response the broker
+/// sends passes here, so this is the one place errors of all APIs are counted.
 pub fn respond<M: Message>(cid: i32, api_key: i16, version: i16, body: &M) -> Reply {
+    count_response_errors(api_key, version, body);
     match encode_response_frame(cid, api_key, version, body) {
         Ok(buf) => Reply::Frame(buf),
         Err(e) => {

@@ -12,8 +12,9 @@
 //! it syncs everything appended so far, covering every producer queued
 //! behind it with one `fdatasync`.
 
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::{Mutex, MutexGuard, RwLock};
+use std::sync::{Mutex, MutexGuard, OnceLock, RwLock};
 
 use bytes::{Bytes, BytesMut};
 use weir_metadata::topic_config::EffectiveTopicConfig;
@@ -70,6 +71,33 @@ struct Snapshot {
     state: ProducerStates,
 }
 
+/// The per-topic throughput counters of one partition (`weir_records_in_total`
+/// and friends, labelled by topic). Resolved once per partition so Produce
+/// and Fetch only add to atomics: no label allocation or registry lookup per
+/// request.
+pub struct TopicCounters {
+    /// Records appended by Produce.
+    pub records_in: metrics::Counter,
+    /// Record-batch bytes appended by Produce.
+    pub bytes_in: metrics::Counter,
+    /// Records returned to consumers.
+    pub records_out: metrics::Counter,
+    /// Record-batch bytes returned to consumers.
+    pub bytes_out: metrics::Counter,
+}
+
+impl TopicCounters {
+    fn new(topic: &str) -> Self {
+        let counter = |name: &'static str| metrics::counter!(name, "topic" => topic.to_string());
+        TopicCounters {
+            records_in: counter(weir_metrics::RECORDS_IN),
+            bytes_in: counter(weir_metrics::BYTES_IN),
+            records_out: counter(weir_metrics::RECORDS_OUT),
+            bytes_out: counter(weir_metrics::BYTES_OUT),
+        }
+    }
+}
+
 /// A partition led by this broker.
 pub struct Partition {
     /// Topic name.
@@ -89,6 +117,12 @@ pub struct Partition {
     failed: AtomicBool,
     /// Idempotent producers; locked only while `log` is held.
     producers: Mutex<ProducerStates>,
+    /// The log dir (a `log.dirs` entry) holding this partition's directory.
+    log_dir: PathBuf,
+    /// Taken on first use, not at open: partitions open at start-up before
+    /// the metrics recorder is installed, and a handle taken then would stay
+    /// a no-op for the life of the process.
+    counters: OnceLock<TopicCounters>,
 }
 
 impl Partition {
@@ -103,6 +137,11 @@ impl Partition {
     ) -> Self {
         let flushed = log.flushed_offset();
         let producers = load_producer_state(&log);
+        let log_dir = log
+            .dir()
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
         Partition {
             topic,
             index,
@@ -114,7 +153,20 @@ impl Partition {
             flushed_offset: AtomicI64::new(flushed),
             failed: AtomicBool::new(false),
             producers: Mutex::new(producers),
+            log_dir,
+            counters: OnceLock::new(),
         }
+    }
+
+    /// The log dir (a `log.dirs` entry) this partition's directory is in.
+    pub fn log_dir(&self) -> &Path {
+        &self.log_dir
+    }
+
+    /// This partition's throughput counters.
+    pub fn counters(&self) -> &TopicCounters {
+        self.counters
+            .get_or_init(|| TopicCounters::new(&self.topic))
     }
 
     /// Append one validated producer batch, checking idempotent-producer

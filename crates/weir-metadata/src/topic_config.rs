@@ -523,6 +523,9 @@ pub struct EffectiveTopicConfig {
     pub max_compaction_lag_ms: i64,
     /// `min.cleanable.dirty.ratio`.
     pub min_cleanable_dirty_ratio: f64,
+    /// `min.insync.replicas`: the fewest in-sync replicas an `acks=all`
+    /// write needs.
+    pub min_insync_replicas: i32,
 }
 
 impl EffectiveTopicConfig {
@@ -574,6 +577,7 @@ impl EffectiveTopicConfig {
             min_cleanable_dirty_ratio: topic_config_def("min.cleanable.dirty.ratio")
                 .and_then(|d| resolve(d, topic_overrides, broker).0.trim().parse().ok())
                 .unwrap_or(0.5),
+            min_insync_replicas: get("min.insync.replicas").clamp(1, i64::from(i32::MAX)) as i32,
         }
     }
 }
@@ -642,5 +646,24 @@ mod tests {
             EffectiveTopicConfig::resolve(&map(&[("cleanup.policy", "compact,delete")]), &map(&[]));
         assert!(both.cleanup_delete && both.cleanup_compact);
         assert_eq!(eff.max_message_bytes, 1_048_588);
+    }
+
+    #[test]
+    fn min_insync_replicas_from_topic_then_broker_then_default() {
+        let none = map(&[]);
+        assert_eq!(
+            EffectiveTopicConfig::resolve(&none, &none).min_insync_replicas,
+            1
+        );
+        let broker = map(&[("min.insync.replicas", "2")]);
+        assert_eq!(
+            EffectiveTopicConfig::resolve(&none, &broker).min_insync_replicas,
+            2
+        );
+        let topic = map(&[("min.insync.replicas", "3")]);
+        assert_eq!(
+            EffectiveTopicConfig::resolve(&topic, &broker).min_insync_replicas,
+            3
+        );
     }
 }

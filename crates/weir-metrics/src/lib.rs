@@ -22,18 +22,28 @@ pub const BYTES_OUT: &str = "weir_bytes_out_total";
 pub const REQUESTS: &str = "weir_requests_total";
 /// Time from reading a request to having its response, by `api`.
 pub const REQUEST_SECONDS: &str = "weir_request_duration_seconds";
-/// Partition-level errors answered to Produce and Fetch, by `api` and `error` (Kafka code).
+/// Non-zero error codes in responses of every API (top-level, per-resource
+/// and per-partition), by `api` and `error` (Kafka code).
 pub const REQUEST_ERRORS: &str = "weir_request_errors_total";
+/// Bytes of request frames read from client connections (length prefix included).
+pub const NETWORK_RECEIVED: &str = "weir_network_received_bytes_total";
+/// Bytes of response frames written to client connections (length prefix included).
+pub const NETWORK_SENT: &str = "weir_network_sent_bytes_total";
 /// Open client connections.
 pub const CONNECTIONS: &str = "weir_active_connections";
 /// Consumer-group lag (high watermark minus committed offset), by `group`, `topic`, `partition`.
 pub const GROUP_LAG: &str = "weir_consumer_group_lag";
-/// Partitions hosted, by `state` (`online`, `offline`).
+/// Partitions in the cluster metadata, by `state` (`online`, `offline`).
 pub const PARTITIONS: &str = "weir_partitions";
-/// Partitions under-replicated (always 0 on one node).
+/// Partitions this node leads whose ISR is smaller than their replica set.
 pub const UNDER_REPLICATED: &str = "weir_under_replicated_partitions";
+/// Partitions this node leads whose ISR is smaller than the topic's
+/// effective `min.insync.replicas`.
+pub const UNDER_MIN_ISR: &str = "weir_under_min_isr_partitions";
 /// Bytes on disk of each partition, by `topic`, `partition`.
 pub const LOG_SIZE: &str = "weir_log_size_bytes";
+/// Bytes on disk of the partitions in each log dir, by `dir`.
+pub const LOG_DIR_SIZE: &str = "weir_log_dir_size_bytes";
 /// Free bytes of the file system of each log dir, by `dir`.
 pub const DISK_FREE: &str = "weir_log_dir_free_bytes";
 /// Bytes deleted by retention.
@@ -92,13 +102,35 @@ fn describe() {
     describe_histogram!(REQUEST_SECONDS, metrics::Unit::Seconds, "Request latency");
     describe_counter!(
         REQUEST_ERRORS,
-        "Partition errors answered, by Kafka error code"
+        "Error codes answered (top-level, per resource and per partition), by Kafka error code"
+    );
+    describe_counter!(
+        NETWORK_RECEIVED,
+        metrics::Unit::Bytes,
+        "Request frame bytes read from client connections"
+    );
+    describe_counter!(
+        NETWORK_SENT,
+        metrics::Unit::Bytes,
+        "Response frame bytes written to client connections"
     );
     describe_gauge!(CONNECTIONS, "Open client connections");
     describe_gauge!(GROUP_LAG, "Consumer-group lag in records");
-    describe_gauge!(PARTITIONS, "Partitions hosted");
-    describe_gauge!(UNDER_REPLICATED, "Under-replicated partitions");
+    describe_gauge!(PARTITIONS, "Partitions in the cluster metadata, by state");
+    describe_gauge!(
+        UNDER_REPLICATED,
+        "Partitions led here whose ISR is smaller than their replicas"
+    );
+    describe_gauge!(
+        UNDER_MIN_ISR,
+        "Partitions led here whose ISR is smaller than min.insync.replicas"
+    );
     describe_gauge!(LOG_SIZE, metrics::Unit::Bytes, "Partition size on disk");
+    describe_gauge!(
+        LOG_DIR_SIZE,
+        metrics::Unit::Bytes,
+        "Size on disk of the partitions in the log dir"
+    );
     describe_gauge!(
         DISK_FREE,
         metrics::Unit::Bytes,

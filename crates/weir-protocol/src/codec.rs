@@ -77,6 +77,15 @@ pub trait Message: Sized {
     fn encode(&self, buf: &mut BytesMut, version: i16) -> Result<(), EncodeError>;
     /// The exact number of bytes [`Message::encode`] writes in `version`.
     fn encoded_len(&self, version: i16) -> usize;
+    /// Calls `visit` with every error code the message carries on the wire
+    /// in `version`, zeros included: each `int16` field named `ErrorCode` or
+    /// ending in it, at the top level and in nested structs, in field order.
+    /// Fields that `version` does not encode are skipped, so a code a handler
+    /// set in a field the client never sees is not reported. Messages without
+    /// error codes keep this default, which does nothing.
+    fn for_each_error_code(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        let _ = (version, visit);
+    }
 }
 
 /// A Kafka UUID (topic ids, directory ids, incarnation ids).

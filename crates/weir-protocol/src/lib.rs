@@ -15,6 +15,7 @@
 pub mod api;
 pub mod codec;
 pub mod compression;
+pub mod consumer_protocol;
 pub mod control;
 pub mod error;
 pub mod header;

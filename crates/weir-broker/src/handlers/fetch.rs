@@ -23,6 +23,7 @@ use weir_types::TopicId;
 
 use crate::broker::Broker;
 use crate::errors::{ErrorCode, storage_error_code};
+use crate::partition::Partition;
 
 /// Longest long-poll honoured, whatever the client asks.
 const MAX_WAIT_CAP: Duration = Duration::from_secs(30);
@@ -42,13 +43,20 @@ fn empty_partition(index: i32, code: ErrorCode) -> PartitionData {
     }
 }
 
-/// One pass over the requested partitions. Returns the responses, the
-/// record bytes gathered, and whether any partition had an error.
-fn read_once(
-    broker: &Broker,
-    version: i16,
-    req: &FetchRequest,
-) -> (Vec<FetchableTopicResponse>, usize, bool) {
+/// What one pass over the requested partitions found.
+struct Pass {
+    topics: Vec<FetchableTopicResponse>,
+    /// Record bytes gathered.
+    total: usize,
+    /// Some partition answered with an error.
+    any_error: bool,
+    /// The partitions that returned records, with those records (shared,
+    /// not copied), for the throughput counters.
+    served: Vec<(Arc<Partition>, Bytes)>,
+}
+
+/// One pass over the requested partitions.
+fn read_once(broker: &Broker, version: i16, req: &FetchRequest) -> Pass {
     let image = broker.image();
     let mut remaining = if version >= 3 {
         req.max_bytes.max(0) as usize
@@ -58,6 +66,7 @@ fn read_once(
     let mut total = 0usize;
     let mut any_error = false;
     let mut first_non_empty_done = false;
+    let mut served = Vec::new();
     let mut out = Vec::with_capacity(req.topics.len());
     for t in &req.topics {
         let name = if version >= 13 {
@@ -144,6 +153,7 @@ fn read_once(
                             first_non_empty_done = true;
                             remaining = remaining.saturating_sub(bytes.len());
                             total += bytes.len();
+                            served.push((partition.clone(), bytes.clone()));
                             pd.records = Some(bytes);
                         }
                     }
@@ -162,41 +172,31 @@ fn read_once(
             ..Default::default()
         });
     }
-    (out, total, any_error)
+    Pass {
+        topics: out,
+        total,
+        any_error,
+        served,
+    }
 }
 
-/// Count what a consumer fetch returns (records, bytes, partition errors).
-fn count(broker: &Broker, req: &FetchRequest, resp: &FetchResponse) {
+/// Count what a consumer fetch returns (records and bytes per topic; errors
+/// are counted where the response is encoded, with every other API's).
+fn count(req: &FetchRequest, served: &[(Arc<Partition>, Bytes)]) {
     if req.replica_id >= 0 {
         return;
     }
-    let image = broker.image();
-    for t in &resp.responses {
-        // v13+ names topics by id only.
-        let topic = if t.topic.is_empty() {
-            image
-                .topic_by_id(&TopicId(t.topic_id.0))
-                .map_or_else(String::new, |x| x.name.clone())
-        } else {
-            t.topic.clone()
-        };
-        for p in &t.partitions {
-            if p.error_code != 0 {
-                crate::handlers::produce::count_error("Fetch", p.error_code);
-            }
-            let Some(bytes) = p.records.as_ref().filter(|b| !b.is_empty()) else {
-                continue;
-            };
-            let records: i64 = weir_protocol::record_batch::BatchIter::new(bytes)
-                .filter_map(Result::ok)
-                .filter(|(_, h)| !h.is_control())
-                .map(|(_, h)| i64::from(h.last_offset_delta) + 1)
-                .sum();
-            metrics::counter!(weir_metrics::RECORDS_OUT, "topic" => topic.clone())
-                .increment(u64::try_from(records).unwrap_or(0));
-            metrics::counter!(weir_metrics::BYTES_OUT, "topic" => topic.clone())
-                .increment(bytes.len() as u64);
-        }
+    for (partition, bytes) in served {
+        let records: i64 = weir_protocol::record_batch::BatchIter::new(bytes)
+            .filter_map(Result::ok)
+            .filter(|(_, h)| !h.is_control())
+            .map(|(_, h)| i64::from(h.last_offset_delta) + 1)
+            .sum();
+        let counters = partition.counters();
+        counters
+            .records_out
+            .increment(u64::try_from(records).unwrap_or(0));
+        counters.bytes_out.increment(bytes.len() as u64);
     }
 }
 
@@ -218,11 +218,11 @@ pub async fn handle(broker: &Arc<Broker>, version: i16, req: FetchRequest) -> Fe
         let notified = broker.data_appended.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let (topics, total, any_error) = read_once(broker, version, &req);
+        let pass = read_once(broker, version, &req);
         let now = Instant::now();
-        if total >= min_bytes || any_error || now >= deadline {
-            resp.responses = topics;
-            count(broker, &req, &resp);
+        if pass.total >= min_bytes || pass.any_error || now >= deadline {
+            count(&req, &pass.served);
+            resp.responses = pass.topics;
             return resp;
         }
         if tokio::time::timeout(deadline - now, notified)
@@ -231,9 +231,9 @@ pub async fn handle(broker: &Arc<Broker>, version: i16, req: FetchRequest) -> Fe
         {
             // Timed out: answer with what there is (re-read: data may have
             // arrived between the read and the wait).
-            let (topics, _, _) = read_once(broker, version, &req);
-            resp.responses = topics;
-            count(broker, &req, &resp);
+            let pass = read_once(broker, version, &req);
+            count(&req, &pass.served);
+            resp.responses = pass.topics;
             return resp;
         }
     }

@@ -25,6 +25,7 @@ use crate::broker::{Broker, now_ms};
 use crate::dispatch::{Pending, Reply, respond};
 use crate::errors::{ErrorCode, append_error_code, batch_error_code, storage_error_code};
 use crate::partition::{AppendOutcome, Partition};
+use crate::request_metrics::count_response_errors;
 
 const PRODUCE_KEY: i16 = 0;
 /// Produce versions below 7 cannot carry zstd (KIP-110).
@@ -55,12 +56,6 @@ fn part(index: i32, code: i16, message: Option<String>) -> PartitionProduceRespo
         error_message: message,
         ..Default::default()
     }
-}
-
-/// Count a partition-level error answered to `api`.
-pub fn count_error(api: &'static str, code: i16) {
-    metrics::counter!(weir_metrics::REQUEST_ERRORS, "api" => api, "error" => code.to_string())
-        .increment(1);
 }
 
 /// KIP-890 verification: a transactional batch is accepted only if its
@@ -110,10 +105,7 @@ pub async fn begin(broker: &Arc<Broker>, cid: i32, version: i16, req: ProduceReq
             Some(broker.auto_create(&name).await.unwrap_or(false))
         };
         for pd in topic.partition_data {
-            let fail = |code: ErrorCode, msg: Option<String>| {
-                count_error("Produce", code.code());
-                part(pd.index, code.code(), msg)
-            };
+            let fail = |code: ErrorCode, msg: Option<String>| part(pd.index, code.code(), msg);
             if !matches!(acks, -1..=1) {
                 parts.push(fail(ErrorCode::InvalidRequiredAcks, None));
                 continue;
@@ -243,11 +235,11 @@ pub async fn begin(broker: &Arc<Broker>, cid: i32, version: i16, req: ProduceReq
                 }
                 Ok(AppendOutcome::Appended(info)) => {
                     appended = true;
-                    metrics::counter!(weir_metrics::RECORDS_IN, "topic" => name.clone()).increment(
+                    let counters = partition.counters();
+                    counters.records_in.increment(
                         u64::try_from(info.last_offset - info.first_offset + 1).unwrap_or(0),
                     );
-                    metrics::counter!(weir_metrics::BYTES_IN, "topic" => name.clone())
-                        .increment(records.len() as u64);
+                    counters.bytes_in.increment(records.len() as u64);
                     let mut r = part(pd.index, 0, None);
                     r.base_offset = info.first_offset;
                     r.log_append_time_ms = info.log_append_time_ms.unwrap_or(-1);
@@ -282,14 +274,16 @@ pub async fn begin(broker: &Arc<Broker>, cid: i32, version: i16, req: ProduceReq
     if appended {
         broker.data_appended.notify_waiters();
     }
-    if acks == 0 {
-        return Pending::Ready(Reply::NoResponse);
-    }
     let mut resp = ProduceResponse {
         responses,
         throttle_time_ms: 0,
         ..Default::default()
     };
+    if acks == 0 {
+        // Nothing goes back, so `respond` never sees these errors: count them here.
+        count_response_errors(PRODUCE_KEY, version, &resp);
+        return Pending::Ready(Reply::NoResponse);
+    }
     if durable.is_empty() {
         return Pending::Ready(respond(cid, PRODUCE_KEY, version, &resp));
     }

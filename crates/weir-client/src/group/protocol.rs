@@ -91,26 +91,15 @@ pub fn encode_assignment(partitions: &[TopicPartition]) -> Result<Bytes, ClientE
 /// Decode an assignment into its partitions, sorted. Empty bytes are no
 /// partitions.
 pub fn decode_assignment(bytes: &Bytes) -> Result<Vec<TopicPartition>, ClientError> {
-    if bytes.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut buf = bytes.clone();
-    let version = read_i16(&mut buf)?;
-    let version = version.clamp(
-        ConsumerProtocolAssignment::MIN_VERSION,
-        ConsumerProtocolAssignment::MAX_VERSION,
-    );
-    let assignment = ConsumerProtocolAssignment::decode(&mut buf, version)?;
-    let mut out: Vec<TopicPartition> = assignment
-        .assigned_partitions
-        .into_iter()
-        .flat_map(|t| {
-            let topic = t.topic;
-            t.partitions
-                .into_iter()
-                .map(move |p| TopicPartition::new(topic.clone(), p))
-        })
-        .collect();
+    let mut out: Vec<TopicPartition> =
+        weir_protocol::consumer_protocol::assigned_partitions(bytes)?
+            .into_iter()
+            .flat_map(|(topic, partitions)| {
+                partitions
+                    .into_iter()
+                    .map(move |p| TopicPartition::new(topic.clone(), p))
+            })
+            .collect();
     out.sort();
     Ok(out)
 }

@@ -123,6 +123,23 @@ impl AddPartitionsToTxnResponse {
         }
         n
     }
+
+    /// Calls `visit` with each error code this struct carries on the wire in `version`, zeros included.
+    pub(crate) fn visit_error_codes(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        if version >= 4 {
+            visit(self.error_code);
+        }
+        if version >= 4 {
+            for e0 in &self.results_by_transaction {
+                e0.visit_error_codes(version, visit);
+            }
+        }
+        if version <= 3 {
+            for e0 in &self.results_by_topic_v3_and_below {
+                e0.visit_error_codes(version, visit);
+            }
+        }
+    }
 }
 
 impl Message for AddPartitionsToTxnResponse {
@@ -153,6 +170,10 @@ impl Message for AddPartitionsToTxnResponse {
 
     fn encoded_len(&self, version: i16) -> usize {
         self.size(version)
+    }
+
+    fn for_each_error_code(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        self.visit_error_codes(version, visit)
     }
 }
 
@@ -268,6 +289,15 @@ impl AddPartitionsToTxnResult {
         }
         n
     }
+
+    /// Calls `visit` with each error code this struct carries on the wire in `version`, zeros included.
+    pub(crate) fn visit_error_codes(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        if version >= 4 {
+            for e0 in &self.topic_results {
+                e0.visit_error_codes(version, visit);
+            }
+        }
+    }
 }
 
 #[cfg(feature = "test-util")]
@@ -364,6 +394,13 @@ impl AddPartitionsToTxnTopicResult {
         }
         n
     }
+
+    /// Calls `visit` with each error code this struct carries on the wire in `version`, zeros included.
+    pub(crate) fn visit_error_codes(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        for e0 in &self.results_by_partition {
+            e0.visit_error_codes(version, visit);
+        }
+    }
 }
 
 #[cfg(feature = "test-util")]
@@ -445,6 +482,12 @@ impl AddPartitionsToTxnPartitionResult {
             n += codec::unsigned_varint_len(u32::try_from(count).unwrap_or(u32::MAX));
         }
         n
+    }
+
+    /// Calls `visit` with each error code this struct carries on the wire in `version`, zeros included.
+    pub(crate) fn visit_error_codes(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        let _ = version;
+        visit(self.partition_error_code);
     }
 }
 

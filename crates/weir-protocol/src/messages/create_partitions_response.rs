@@ -82,6 +82,13 @@ impl CreatePartitionsResponse {
         }
         n
     }
+
+    /// Calls `visit` with each error code this struct carries on the wire in `version`, zeros included.
+    pub(crate) fn visit_error_codes(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        for e0 in &self.results {
+            e0.visit_error_codes(version, visit);
+        }
+    }
 }
 
 impl Message for CreatePartitionsResponse {
@@ -112,6 +119,10 @@ impl Message for CreatePartitionsResponse {
 
     fn encoded_len(&self, version: i16) -> usize {
         self.size(version)
+    }
+
+    fn for_each_error_code(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        self.visit_error_codes(version, visit)
     }
 }
 
@@ -200,6 +211,12 @@ impl CreatePartitionsTopicResult {
             n += codec::unsigned_varint_len(u32::try_from(count).unwrap_or(u32::MAX));
         }
         n
+    }
+
+    /// Calls `visit` with each error code this struct carries on the wire in `version`, zeros included.
+    pub(crate) fn visit_error_codes(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        let _ = version;
+        visit(self.error_code);
     }
 }
 

@@ -78,6 +78,13 @@ impl DeleteRecordsResponse {
         }
         n
     }
+
+    /// Calls `visit` with each error code this struct carries on the wire in `version`, zeros included.
+    pub(crate) fn visit_error_codes(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        for e0 in &self.topics {
+            e0.visit_error_codes(version, visit);
+        }
+    }
 }
 
 impl Message for DeleteRecordsResponse {
@@ -108,6 +115,10 @@ impl Message for DeleteRecordsResponse {
 
     fn encoded_len(&self, version: i16) -> usize {
         self.size(version)
+    }
+
+    fn for_each_error_code(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        self.visit_error_codes(version, visit)
     }
 }
 
@@ -196,6 +207,12 @@ impl DeleteRecordsPartitionResult {
             n += codec::unsigned_varint_len(u32::try_from(count).unwrap_or(u32::MAX));
         }
         n
+    }
+
+    /// Calls `visit` with each error code this struct carries on the wire in `version`, zeros included.
+    pub(crate) fn visit_error_codes(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        let _ = version;
+        visit(self.error_code);
     }
 }
 
@@ -287,6 +304,13 @@ impl DeleteRecordsTopicResult {
             n += codec::unsigned_varint_len(u32::try_from(count).unwrap_or(u32::MAX));
         }
         n
+    }
+
+    /// Calls `visit` with each error code this struct carries on the wire in `version`, zeros included.
+    pub(crate) fn visit_error_codes(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        for e0 in &self.partitions {
+            e0.visit_error_codes(version, visit);
+        }
     }
 }
 

@@ -94,6 +94,16 @@ impl DescribeLogDirsResponse {
         }
         n
     }
+
+    /// Calls `visit` with each error code this struct carries on the wire in `version`, zeros included.
+    pub(crate) fn visit_error_codes(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        if version >= 3 {
+            visit(self.error_code);
+        }
+        for e0 in &self.results {
+            e0.visit_error_codes(version, visit);
+        }
+    }
 }
 
 impl Message for DescribeLogDirsResponse {
@@ -124,6 +134,10 @@ impl Message for DescribeLogDirsResponse {
 
     fn encoded_len(&self, version: i16) -> usize {
         self.size(version)
+    }
+
+    fn for_each_error_code(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        self.visit_error_codes(version, visit)
     }
 }
 
@@ -431,6 +445,12 @@ impl DescribeLogDirsResult {
             n += codec::unsigned_varint_len(u32::try_from(count).unwrap_or(u32::MAX));
         }
         n
+    }
+
+    /// Calls `visit` with each error code this struct carries on the wire in `version`, zeros included.
+    pub(crate) fn visit_error_codes(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        let _ = version;
+        visit(self.error_code);
     }
 }
 

@@ -154,6 +154,18 @@ impl FindCoordinatorResponse {
         }
         n
     }
+
+    /// Calls `visit` with each error code this struct carries on the wire in `version`, zeros included.
+    pub(crate) fn visit_error_codes(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        if version <= 3 {
+            visit(self.error_code);
+        }
+        if version >= 4 {
+            for e0 in &self.coordinators {
+                e0.visit_error_codes(version, visit);
+            }
+        }
+    }
 }
 
 impl Message for FindCoordinatorResponse {
@@ -184,6 +196,10 @@ impl Message for FindCoordinatorResponse {
 
     fn encoded_len(&self, version: i16) -> usize {
         self.size(version)
+    }
+
+    fn for_each_error_code(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        self.visit_error_codes(version, visit)
     }
 }
 
@@ -345,6 +361,13 @@ impl Coordinator {
             n += codec::unsigned_varint_len(u32::try_from(count).unwrap_or(u32::MAX));
         }
         n
+    }
+
+    /// Calls `visit` with each error code this struct carries on the wire in `version`, zeros included.
+    pub(crate) fn visit_error_codes(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        if version >= 4 {
+            visit(self.error_code);
+        }
     }
 }
 

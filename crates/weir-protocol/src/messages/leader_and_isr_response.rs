@@ -106,6 +106,21 @@ impl LeaderAndIsrResponse {
         }
         n
     }
+
+    /// Calls `visit` with each error code this struct carries on the wire in `version`, zeros included.
+    pub(crate) fn visit_error_codes(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        visit(self.error_code);
+        if version <= 4 {
+            for e0 in &self.partition_errors {
+                e0.visit_error_codes(version, visit);
+            }
+        }
+        if version >= 5 {
+            for e0 in &self.topics {
+                e0.visit_error_codes(version, visit);
+            }
+        }
+    }
 }
 
 impl Message for LeaderAndIsrResponse {
@@ -136,6 +151,10 @@ impl Message for LeaderAndIsrResponse {
 
     fn encoded_len(&self, version: i16) -> usize {
         self.size(version)
+    }
+
+    fn for_each_error_code(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        self.visit_error_codes(version, visit)
     }
 }
 
@@ -248,6 +267,15 @@ impl LeaderAndIsrTopicError {
         }
         n
     }
+
+    /// Calls `visit` with each error code this struct carries on the wire in `version`, zeros included.
+    pub(crate) fn visit_error_codes(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        if version >= 5 {
+            for e0 in &self.partition_errors {
+                e0.visit_error_codes(version, visit);
+            }
+        }
+    }
 }
 
 #[cfg(feature = "test-util")]
@@ -345,6 +373,12 @@ impl LeaderAndIsrPartitionError {
             n += codec::unsigned_varint_len(u32::try_from(count).unwrap_or(u32::MAX));
         }
         n
+    }
+
+    /// Calls `visit` with each error code this struct carries on the wire in `version`, zeros included.
+    pub(crate) fn visit_error_codes(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        let _ = version;
+        visit(self.error_code);
     }
 }
 

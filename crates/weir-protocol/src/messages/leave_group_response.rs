@@ -100,6 +100,16 @@ impl LeaveGroupResponse {
         }
         n
     }
+
+    /// Calls `visit` with each error code this struct carries on the wire in `version`, zeros included.
+    pub(crate) fn visit_error_codes(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        visit(self.error_code);
+        if version >= 3 {
+            for e0 in &self.members {
+                e0.visit_error_codes(version, visit);
+            }
+        }
+    }
 }
 
 impl Message for LeaveGroupResponse {
@@ -130,6 +140,10 @@ impl Message for LeaveGroupResponse {
 
     fn encoded_len(&self, version: i16) -> usize {
         self.size(version)
+    }
+
+    fn for_each_error_code(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        self.visit_error_codes(version, visit)
     }
 }
 
@@ -241,6 +255,13 @@ impl MemberResponse {
             n += codec::unsigned_varint_len(u32::try_from(count).unwrap_or(u32::MAX));
         }
         n
+    }
+
+    /// Calls `visit` with each error code this struct carries on the wire in `version`, zeros included.
+    pub(crate) fn visit_error_codes(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        if version >= 3 {
+            visit(self.error_code);
+        }
     }
 }
 

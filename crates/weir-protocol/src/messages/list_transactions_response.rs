@@ -104,6 +104,12 @@ impl ListTransactionsResponse {
         }
         n
     }
+
+    /// Calls `visit` with each error code this struct carries on the wire in `version`, zeros included.
+    pub(crate) fn visit_error_codes(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        let _ = version;
+        visit(self.error_code);
+    }
 }
 
 impl Message for ListTransactionsResponse {
@@ -134,6 +140,10 @@ impl Message for ListTransactionsResponse {
 
     fn encoded_len(&self, version: i16) -> usize {
         self.size(version)
+    }
+
+    fn for_each_error_code(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        self.visit_error_codes(version, visit)
     }
 }
 

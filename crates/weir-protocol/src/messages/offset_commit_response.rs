@@ -84,6 +84,13 @@ impl OffsetCommitResponse {
         }
         n
     }
+
+    /// Calls `visit` with each error code this struct carries on the wire in `version`, zeros included.
+    pub(crate) fn visit_error_codes(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        for e0 in &self.topics {
+            e0.visit_error_codes(version, visit);
+        }
+    }
 }
 
 impl Message for OffsetCommitResponse {
@@ -114,6 +121,10 @@ impl Message for OffsetCommitResponse {
 
     fn encoded_len(&self, version: i16) -> usize {
         self.size(version)
+    }
+
+    fn for_each_error_code(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        self.visit_error_codes(version, visit)
     }
 }
 
@@ -198,6 +209,12 @@ impl OffsetCommitResponsePartition {
             n += codec::unsigned_varint_len(u32::try_from(count).unwrap_or(u32::MAX));
         }
         n
+    }
+
+    /// Calls `visit` with each error code this struct carries on the wire in `version`, zeros included.
+    pub(crate) fn visit_error_codes(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        let _ = version;
+        visit(self.error_code);
     }
 }
 
@@ -288,6 +305,13 @@ impl OffsetCommitResponseTopic {
             n += codec::unsigned_varint_len(u32::try_from(count).unwrap_or(u32::MAX));
         }
         n
+    }
+
+    /// Calls `visit` with each error code this struct carries on the wire in `version`, zeros included.
+    pub(crate) fn visit_error_codes(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        for e0 in &self.partitions {
+            e0.visit_error_codes(version, visit);
+        }
     }
 }
 

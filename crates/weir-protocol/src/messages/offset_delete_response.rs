@@ -57,6 +57,14 @@ impl OffsetDeleteResponse {
             + self.topics.iter().map(|e0| e0.size(version)).sum::<usize>();
         n
     }
+
+    /// Calls `visit` with each error code this struct carries on the wire in `version`, zeros included.
+    pub(crate) fn visit_error_codes(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        visit(self.error_code);
+        for e0 in &self.topics {
+            e0.visit_error_codes(version, visit);
+        }
+    }
 }
 
 impl Message for OffsetDeleteResponse {
@@ -87,6 +95,10 @@ impl Message for OffsetDeleteResponse {
 
     fn encoded_len(&self, version: i16) -> usize {
         self.size(version)
+    }
+
+    fn for_each_error_code(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        self.visit_error_codes(version, visit)
     }
 }
 
@@ -143,6 +155,12 @@ impl OffsetDeleteResponsePartition {
         n += 4;
         n += 2;
         n
+    }
+
+    /// Calls `visit` with each error code this struct carries on the wire in `version`, zeros included.
+    pub(crate) fn visit_error_codes(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        let _ = version;
+        visit(self.error_code);
     }
 }
 
@@ -204,6 +222,13 @@ impl OffsetDeleteResponseTopic {
                 .map(|e0| e0.size(version))
                 .sum::<usize>();
         n
+    }
+
+    /// Calls `visit` with each error code this struct carries on the wire in `version`, zeros included.
+    pub(crate) fn visit_error_codes(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        for e0 in &self.partitions {
+            e0.visit_error_codes(version, visit);
+        }
     }
 }
 

@@ -120,6 +120,23 @@ impl OffsetFetchResponse {
         }
         n
     }
+
+    /// Calls `visit` with each error code this struct carries on the wire in `version`, zeros included.
+    pub(crate) fn visit_error_codes(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        if version <= 7 {
+            for e0 in &self.topics {
+                e0.visit_error_codes(version, visit);
+            }
+        }
+        if (2..=7).contains(&version) {
+            visit(self.error_code);
+        }
+        if version >= 8 {
+            for e0 in &self.groups {
+                e0.visit_error_codes(version, visit);
+            }
+        }
+    }
 }
 
 impl Message for OffsetFetchResponse {
@@ -150,6 +167,10 @@ impl Message for OffsetFetchResponse {
 
     fn encoded_len(&self, version: i16) -> usize {
         self.size(version)
+    }
+
+    fn for_each_error_code(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        self.visit_error_codes(version, visit)
     }
 }
 
@@ -293,6 +314,13 @@ impl OffsetFetchResponsePartition {
         }
         n
     }
+
+    /// Calls `visit` with each error code this struct carries on the wire in `version`, zeros included.
+    pub(crate) fn visit_error_codes(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        if version <= 7 {
+            visit(self.error_code);
+        }
+    }
 }
 
 #[cfg(feature = "test-util")]
@@ -407,6 +435,15 @@ impl OffsetFetchResponseTopic {
             n += codec::unsigned_varint_len(u32::try_from(count).unwrap_or(u32::MAX));
         }
         n
+    }
+
+    /// Calls `visit` with each error code this struct carries on the wire in `version`, zeros included.
+    pub(crate) fn visit_error_codes(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        if version <= 7 {
+            for e0 in &self.partitions {
+                e0.visit_error_codes(version, visit);
+            }
+        }
     }
 }
 
@@ -542,6 +579,13 @@ impl OffsetFetchResponsePartitions {
         }
         n
     }
+
+    /// Calls `visit` with each error code this struct carries on the wire in `version`, zeros included.
+    pub(crate) fn visit_error_codes(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        if version >= 8 {
+            visit(self.error_code);
+        }
+    }
 }
 
 #[cfg(feature = "test-util")]
@@ -656,6 +700,15 @@ impl OffsetFetchResponseTopics {
             n += codec::unsigned_varint_len(u32::try_from(count).unwrap_or(u32::MAX));
         }
         n
+    }
+
+    /// Calls `visit` with each error code this struct carries on the wire in `version`, zeros included.
+    pub(crate) fn visit_error_codes(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        if version >= 8 {
+            for e0 in &self.partitions {
+                e0.visit_error_codes(version, visit);
+            }
+        }
     }
 }
 
@@ -772,6 +825,18 @@ impl OffsetFetchResponseGroup {
             n += codec::unsigned_varint_len(u32::try_from(count).unwrap_or(u32::MAX));
         }
         n
+    }
+
+    /// Calls `visit` with each error code this struct carries on the wire in `version`, zeros included.
+    pub(crate) fn visit_error_codes(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        if version >= 8 {
+            for e0 in &self.topics {
+                e0.visit_error_codes(version, visit);
+            }
+        }
+        if version >= 8 {
+            visit(self.error_code);
+        }
     }
 }
 

@@ -129,6 +129,13 @@ impl ProduceResponse {
         }
         n
     }
+
+    /// Calls `visit` with each error code this struct carries on the wire in `version`, zeros included.
+    pub(crate) fn visit_error_codes(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        for e0 in &self.responses {
+            e0.visit_error_codes(version, visit);
+        }
+    }
 }
 
 impl Message for ProduceResponse {
@@ -159,6 +166,10 @@ impl Message for ProduceResponse {
 
     fn encoded_len(&self, version: i16) -> usize {
         self.size(version)
+    }
+
+    fn for_each_error_code(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        self.visit_error_codes(version, visit)
     }
 }
 
@@ -524,6 +535,12 @@ impl PartitionProduceResponse {
         }
         n
     }
+
+    /// Calls `visit` with each error code this struct carries on the wire in `version`, zeros included.
+    pub(crate) fn visit_error_codes(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        let _ = version;
+        visit(self.error_code);
+    }
 }
 
 #[cfg(feature = "test-util")]
@@ -631,6 +648,13 @@ impl TopicProduceResponse {
             n += codec::unsigned_varint_len(u32::try_from(count).unwrap_or(u32::MAX));
         }
         n
+    }
+
+    /// Calls `visit` with each error code this struct carries on the wire in `version`, zeros included.
+    pub(crate) fn visit_error_codes(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        for e0 in &self.partition_responses {
+            e0.visit_error_codes(version, visit);
+        }
     }
 }
 

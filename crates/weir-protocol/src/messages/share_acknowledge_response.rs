@@ -110,6 +110,14 @@ impl ShareAcknowledgeResponse {
         }
         n
     }
+
+    /// Calls `visit` with each error code this struct carries on the wire in `version`, zeros included.
+    pub(crate) fn visit_error_codes(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        visit(self.error_code);
+        for e0 in &self.responses {
+            e0.visit_error_codes(version, visit);
+        }
+    }
 }
 
 impl Message for ShareAcknowledgeResponse {
@@ -140,6 +148,10 @@ impl Message for ShareAcknowledgeResponse {
 
     fn encoded_len(&self, version: i16) -> usize {
         self.size(version)
+    }
+
+    fn for_each_error_code(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        self.visit_error_codes(version, visit)
     }
 }
 
@@ -320,6 +332,12 @@ impl PartitionData {
         }
         n
     }
+
+    /// Calls `visit` with each error code this struct carries on the wire in `version`, zeros included.
+    pub(crate) fn visit_error_codes(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        let _ = version;
+        visit(self.error_code);
+    }
 }
 
 #[cfg(feature = "test-util")]
@@ -409,6 +427,13 @@ impl ShareAcknowledgeTopicResponse {
             n += codec::unsigned_varint_len(u32::try_from(count).unwrap_or(u32::MAX));
         }
         n
+    }
+
+    /// Calls `visit` with each error code this struct carries on the wire in `version`, zeros included.
+    pub(crate) fn visit_error_codes(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        for e0 in &self.partitions {
+            e0.visit_error_codes(version, visit);
+        }
     }
 }
 

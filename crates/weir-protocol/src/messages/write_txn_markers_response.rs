@@ -76,6 +76,13 @@ impl WriteTxnMarkersResponse {
         }
         n
     }
+
+    /// Calls `visit` with each error code this struct carries on the wire in `version`, zeros included.
+    pub(crate) fn visit_error_codes(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        for e0 in &self.markers {
+            e0.visit_error_codes(version, visit);
+        }
+    }
 }
 
 impl Message for WriteTxnMarkersResponse {
@@ -106,6 +113,10 @@ impl Message for WriteTxnMarkersResponse {
 
     fn encoded_len(&self, version: i16) -> usize {
         self.size(version)
+    }
+
+    fn for_each_error_code(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        self.visit_error_codes(version, visit)
     }
 }
 
@@ -187,6 +198,12 @@ impl WritableTxnMarkerPartitionResult {
             n += codec::unsigned_varint_len(u32::try_from(count).unwrap_or(u32::MAX));
         }
         n
+    }
+
+    /// Calls `visit` with each error code this struct carries on the wire in `version`, zeros included.
+    pub(crate) fn visit_error_codes(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        let _ = version;
+        visit(self.error_code);
     }
 }
 
@@ -278,6 +295,13 @@ impl WritableTxnMarkerTopicResult {
         }
         n
     }
+
+    /// Calls `visit` with each error code this struct carries on the wire in `version`, zeros included.
+    pub(crate) fn visit_error_codes(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        for e0 in &self.partitions {
+            e0.visit_error_codes(version, visit);
+        }
+    }
 }
 
 #[cfg(feature = "test-util")]
@@ -365,6 +389,13 @@ impl WritableTxnMarkerResult {
             n += codec::unsigned_varint_len(u32::try_from(count).unwrap_or(u32::MAX));
         }
         n
+    }
+
+    /// Calls `visit` with each error code this struct carries on the wire in `version`, zeros included.
+    pub(crate) fn visit_error_codes(&self, version: i16, visit: &mut impl FnMut(i16)) {
+        for e0 in &self.topics {
+            e0.visit_error_codes(version, visit);
+        }
     }
 }
 
