@@ -173,3 +173,26 @@ def test_dynamic_broker_configs_apply_live_and_persist(broker_factory, topic):
     alter_broker(bs, "1", [("log.retention.ms", "", AlterConfigOpType.DELETE)])
     assert describe(bs, topic)["retention.ms"] == ("86400000", ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG.value)
     assert high >= 50
+
+
+def test_min_insync_replicas_refuses_acks_all_until_lowered(broker, topic):
+    """On one node the ISR is one broker: with min.insync.replicas=2, acks=all
+    is NOT_ENOUGH_REPLICAS (nothing written), acks=1 is accepted, and
+    lowering the config live lets acks=all through."""
+    from kafka import KafkaProducer
+    from kafka.errors import NotEnoughReplicasError
+
+    weirtest.create_topic(broker.bootstrap, topic, config={"min.insync.replicas": "2"})
+    strict = KafkaProducer(bootstrap_servers=[broker.bootstrap], acks="all", retries=0)
+    with pytest.raises(NotEnoughReplicasError):
+        strict.send(topic, b"refused").get(timeout=20)
+    loose = KafkaProducer(bootstrap_servers=[broker.bootstrap], acks=1)
+    assert loose.send(topic, b"accepted").get(timeout=20).offset == 0
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    res = ConfigResource(ConfigResource.Type.TOPIC, topic,
+                         incremental_configs=[ConfigEntry("min.insync.replicas", "1",
+                                                          incremental_operation=AlterConfigOpType.SET)])
+    admin.incremental_alter_configs([res])[res].result(timeout=20)
+    assert strict.send(topic, b"durable").get(timeout=20).offset == 1
+    strict.close()
+    loose.close()

@@ -47,6 +47,9 @@ pub enum ErrorCode {
     InvalidTopicException = 17,
     /// Produce request larger than the socket limit.
     RecordListTooLarge = 18,
+    /// acks=all while the in-sync replicas are fewer than
+    /// `min.insync.replicas` (nothing was written).
+    NotEnoughReplicas = 19,
     /// `acks` other than -1, 0, 1.
     InvalidRequiredAcks = 21,
     /// Stale group generation.

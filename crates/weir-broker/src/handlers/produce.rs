@@ -3,7 +3,9 @@
 //!
 //! * acks=0: append, no response at all (Kafka sends none).
 //! * acks=1: answer after the append reached the page cache.
-//! * acks=-1: answer after the batch is fsynced (group commit, see
+//! * acks=-1: refused with NOT_ENOUGH_REPLICAS while the in-sync replicas
+//!   are fewer than the topic's `min.insync.replicas`; else answer after
+//!   the batch is fsynced (group commit, see
 //!   [`crate::partition`]); on one node the ISR is just this broker.
 //!
 //! The appends run in the connection's in-order phase so pipelined requests
@@ -215,6 +217,24 @@ pub async fn begin(broker: &Arc<Broker>, cid: i32, version: i16, req: ProduceReq
                 }
                 _ => records,
             };
+            if acks == -1 && cfg.min_insync_replicas > 1 {
+                let isr = broker
+                    .image()
+                    .topic(&name)
+                    .and_then(|t| t.partitions.get(&pd.index).map(|p| p.isr.len()))
+                    .unwrap_or(0);
+                if isr < cfg.min_insync_replicas as usize {
+                    // Kafka's `Partition.appendRecordsToLeader`: refused
+                    // before anything is written.
+                    let msg = format!(
+                        "{isr} in-sync replicas, below min.insync.replicas {}",
+                        cfg.min_insync_replicas
+                    );
+                    tracing::warn!(topic = %name, partition = pd.index, "{msg}");
+                    parts.push(fail(ErrorCode::NotEnoughReplicas, Some(msg)));
+                    continue;
+                }
+            }
             let log_append_time = cfg.log_append_time.then_some(now);
             match partition.append_batch(BytesMut::from(&records[..]), header, log_append_time, now)
             {
