@@ -1,8 +1,8 @@
-//! The `weir topics`, `weir produce`, `weir consume` and `weir groups`
-//! subcommands, built on `weir-client`. Shaped like Kafka's
+//! The `weir topics`, `weir produce`, `weir consume`, `weir groups` and
+//! `weir bench` subcommands, built on `weir-client`. Shaped like Kafka's
 //! `kafka-topics.sh`, `kafka-console-producer.sh`,
-//! `kafka-console-consumer.sh` and `kafka-consumer-groups.sh`; see
-//! `docs/cli.md`.
+//! `kafka-console-consumer.sh`, `kafka-consumer-groups.sh` and its perf
+//! tools; see `docs/cli.md` and `docs/benchmarks.md`.
 //!
 //! The `weir` binary flattens [`ClientCommand`] into its own subcommands and
 //! calls [`run`]. Errors come back as `anyhow` errors whose message is meant
@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use weir_client::{Client, ClientConfig, ClientError};
 
+mod bench;
 mod configs;
 mod consume;
 mod groups;
@@ -22,6 +23,7 @@ mod output;
 mod produce;
 mod topics;
 
+pub use bench::{BenchAction, BenchArgs, BenchFlags, CompressionArg};
 pub use consume::ConsumeArgs;
 pub use groups::{GroupsAction, GroupsArgs};
 pub use groups_reset::ResetArgs;
@@ -44,6 +46,16 @@ pub enum ClientCommand {
     Configs(configs::ConfigsArgs),
     /// Delete records below an offset
     Records(configs::RecordsArgs),
+    /// Measure produce, consume and end-to-end throughput and latency
+    Bench(BenchArgs),
+}
+
+impl ClientCommand {
+    /// Whether the command wants a multi-threaded runtime: benchmarks keep
+    /// several clients busy at once; the other commands need one thread.
+    pub fn wants_worker_threads(&self) -> bool {
+        matches!(self, ClientCommand::Bench(_))
+    }
 }
 
 /// Run a client subcommand; the exit code says whether it fully succeeded.
@@ -55,6 +67,7 @@ pub async fn run(cmd: ClientCommand) -> anyhow::Result<ExitCode> {
         ClientCommand::Groups(args) => groups::run(args).await,
         ClientCommand::Configs(args) => configs::run(args).await,
         ClientCommand::Records(args) => configs::run_records(args).await,
+        ClientCommand::Bench(args) => bench::run(args).await,
     }
 }
 

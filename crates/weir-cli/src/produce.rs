@@ -49,7 +49,7 @@ pub struct ProduceArgs {
     pub connect: ConnectArgs,
 }
 
-fn parse_acks(s: &str) -> Result<Acks, String> {
+pub(crate) fn parse_acks(s: &str) -> Result<Acks, String> {
     match s {
         "all" => Ok(Acks::All),
         _ => s
