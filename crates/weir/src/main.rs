@@ -99,6 +99,13 @@ fn run_broker(args: BrokerArgs) -> anyhow::Result<()> {
     for w in warnings {
         tracing::warn!("{w}");
     }
+    match weir_broker::server::raise_open_files_limit() {
+        Some((before, after)) if after > before => {
+            tracing::info!(before, after, "raised the open files limit");
+        }
+        Some((_, limit)) => tracing::info!(limit, "open files limit"),
+        None => {}
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
