@@ -9,8 +9,8 @@ the on/off ratio of the medians.
     cargo build --release -p weir
     .venv/bin/python scripts/bench_admin_cost.py [--rounds 5] [--records 500000]
 
-Alternating rounds (on, off, on, off, ...) spread drift of the machine
-over both variants. Run it on a quiet machine.
+Rounds alternate the order (on/off, then off/on, ...) so drift of the
+machine and order effects fall on both variants alike. Run it on a quiet machine.
 """
 import argparse
 import json
@@ -31,7 +31,11 @@ def main():
     args = ap.parse_args()
     results = {k: [] for k in VARIANTS}
     for r in range(args.rounds):
-        for name, extra in VARIANTS.items():
+        # Alternate which variant goes first, so order effects cancel.
+        order = list(VARIANTS.items())
+        if r % 2:
+            order.reverse()
+        for name, extra in order:
             out = subprocess.run(
                 [sys.executable, os.path.join(HERE, "bench_clients.py"), "--json",
                  "--records", str(args.records), "--size", str(args.size), *extra],

@@ -37,7 +37,22 @@ def rss_kib(pid, field):
 
 
 def cpu_seconds(pid):
-    """User + system CPU time of a process, from /proc/PID/stat."""
+    """CPU time of a process: the sum over its threads of the nanosecond
+    run time in /proc/PID/task/*/schedstat (the broker's threads live as
+    long as it does), else user + system ticks from /proc/PID/stat."""
+    total, found = 0, False
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                    total += int(f.read().split()[0])
+                    found = True
+            except (FileNotFoundError, ProcessLookupError):
+                pass  # the thread ended between listing and reading
+    except FileNotFoundError:
+        pass
+    if found:
+        return total / 1e9
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -86,10 +86,31 @@ pub fn install() -> Option<Exporter> {
                 )
                 .ok()?;
             let handle = builder.install_recorder().ok()?;
+            spawn_upkeep(handle.clone());
             describe();
             Some(Exporter { handle })
         })
         .clone()
+}
+
+/// How often histogram samples are folded into their buckets.
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Histogram observations queue up until a render or an upkeep folds them
+/// in; with nobody scraping, only upkeep keeps that queue bounded. A plain
+/// thread, so it runs whatever runtime the caller uses.
+fn spawn_upkeep(handle: PrometheusHandle) {
+    let spawned = std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(UPKEEP_EVERY);
+                handle.run_upkeep();
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "metrics upkeep thread not started");
+    }
 }
 
 fn describe() {
