@@ -14,7 +14,11 @@
 //! comparing before and after a change on one machine, not for gating.
 
 #![allow(missing_docs, reason = "benchmark binary")]
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "benchmarks fail loudly")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "benchmarks fail loudly"
+)]
 
 use std::hint::black_box;
 
