@@ -8,13 +8,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
-use weir_client::{Consumer, ConsumerConfig, OffsetReset, OffsetSpec, TopicPartition};
+use weir_client::{Consumer, OffsetSpec};
 
 use super::progress::{BarLength, Shared, drive_bar, progress_bar};
 use super::report::Report;
 use super::{
-    BenchFlags, Mode, Usage, consumer_partitions, ensure_topic, partition_offsets, print_report,
-    warm, with_watchdog,
+    BenchFlags, Mode, Usage, ensure_topic, open_consumers, partition_offsets, print_report,
+    with_watchdog,
 };
 
 /// The longest one poll waits, so a consumer notices the end of the run.
@@ -39,34 +39,8 @@ pub(crate) async fn run(flags: BenchFlags) -> anyhow::Result<ExitCode> {
     if target == 0 {
         anyhow::bail!("topic '{topic}' is empty; fill it first with `weir bench produce`");
     }
-    let consumers_n = flags
-        .consumers
-        .min(usize::try_from(partitions).unwrap_or(1).max(1));
-    let mut consumers = Vec::with_capacity(consumers_n);
-    for k in 0..consumers_n {
-        let client = flags.connect().await?;
-        warm(&client, &topic, partitions).await?;
-        let config = ConsumerConfig {
-            // Only used if retention moves the log start during the run.
-            auto_offset_reset: OffsetReset::Earliest,
-            ..ConsumerConfig::default()
-        };
-        let mut consumer = Consumer::new(client, config);
-        let mine = consumer_partitions(partitions, k, consumers_n);
-        consumer.assign(mine.iter().map(|p| TopicPartition::new(topic.clone(), *p)));
-        for p in mine {
-            let start = usize::try_from(p)
-                .ok()
-                .and_then(|i| earliest.get(i))
-                .copied()
-                .unwrap_or(0);
-            consumer.seek(
-                &TopicPartition::new(topic.clone(), p),
-                OffsetSpec::Offset(start),
-            )?;
-        }
-        consumers.push(consumer);
-    }
+    let consumers = open_consumers(&flags, &topic, partitions, &earliest).await?;
+    let consumers_n = consumers.len();
 
     let shared = Shared::new(target);
     let length = match flags.run_duration() {

@@ -11,15 +11,15 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tokio::task::JoinSet;
-use weir_client::{Consumer, ConsumerConfig, OffsetReset, OffsetSpec, TopicPartition};
+use weir_client::{Consumer, OffsetSpec};
 
 use super::latency::Latencies;
 use super::progress::{BarLength, Shared, drive_bar, progress_bar};
 use super::report::{LatencyOrigin, Report};
 use super::send::{self, Producers, SendMode, read_stamp};
 use super::{
-    BenchFlags, Mode, Usage, consumer_partitions, ensure_topic, partition_offsets, print_report,
-    warm, with_watchdog,
+    BenchFlags, Mode, Usage, ensure_topic, open_consumers, partition_offsets, print_report,
+    with_watchdog,
 };
 
 /// The longest one poll waits, so a consumer notices the end of the run.
@@ -32,33 +32,8 @@ pub(crate) async fn run(flags: BenchFlags) -> anyhow::Result<ExitCode> {
     // Explicit start offsets, looked up before anything is produced, so
     // no record of this run can be skipped.
     let latest = partition_offsets(&admin, &topic, partitions, OffsetSpec::Latest).await?;
-    let consumers_n = flags
-        .consumers
-        .min(usize::try_from(partitions).unwrap_or(1).max(1));
-    let mut consumers = Vec::with_capacity(consumers_n);
-    for k in 0..consumers_n {
-        let client = flags.connect().await?;
-        warm(&client, &topic, partitions).await?;
-        let config = ConsumerConfig {
-            auto_offset_reset: OffsetReset::Earliest,
-            ..ConsumerConfig::default()
-        };
-        let mut consumer = Consumer::new(client, config);
-        let mine = consumer_partitions(partitions, k, consumers_n);
-        consumer.assign(mine.iter().map(|p| TopicPartition::new(topic.clone(), *p)));
-        for p in mine {
-            let start = usize::try_from(p)
-                .ok()
-                .and_then(|i| latest.get(i))
-                .copied()
-                .unwrap_or(0);
-            consumer.seek(
-                &TopicPartition::new(topic.clone(), p),
-                OffsetSpec::Offset(start),
-            )?;
-        }
-        consumers.push(consumer);
-    }
+    let consumers = open_consumers(&flags, &topic, partitions, &latest).await?;
+    let consumers_n = consumers.len();
     let producers = Producers::connect(&flags, Mode::E2e, partitions).await?;
     let run_id = run_id();
 

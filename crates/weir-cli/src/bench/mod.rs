@@ -213,6 +213,43 @@ async fn partition_offsets(
     }
 }
 
+/// `--consumers` consumers (at most one per partition) that split the
+/// partitions of `topic` between them, each connected, warmed up and
+/// positioned at `starts[p]` for its partitions `p`.
+pub(super) async fn open_consumers(
+    flags: &BenchFlags,
+    topic: &str,
+    partitions: i32,
+    starts: &[i64],
+) -> anyhow::Result<Vec<Consumer>> {
+    let n = flags
+        .consumers
+        .min(usize::try_from(partitions).unwrap_or(1).max(1));
+    let mut consumers = Vec::with_capacity(n);
+    for k in 0..n {
+        let client = flags.connect().await?;
+        warm(&client, topic, partitions).await?;
+        let config = ConsumerConfig {
+            // Only used if retention moves the log start during the run.
+            auto_offset_reset: weir_client::OffsetReset::Earliest,
+            ..ConsumerConfig::default()
+        };
+        let mut consumer = Consumer::new(client, config);
+        let mine = consumer_partitions(partitions, k, n);
+        consumer.assign(mine.iter().map(|p| TopicPartition::new(topic, *p)));
+        for p in mine {
+            let start = usize::try_from(p)
+                .ok()
+                .and_then(|i| starts.get(i))
+                .copied()
+                .unwrap_or(0);
+            consumer.seek(&TopicPartition::new(topic, p), OffsetSpec::Offset(start))?;
+        }
+        consumers.push(consumer);
+    }
+    Ok(consumers)
+}
+
 /// The partitions consumer `k` of `consumers` reads: every
 /// `consumers`-th one, starting at `k`.
 fn consumer_partitions(partitions: i32, k: usize, consumers: usize) -> Vec<i32> {
