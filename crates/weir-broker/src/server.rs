@@ -178,8 +178,8 @@ async fn flush_loop(broker: Arc<Broker>) {
 
 /// Raise this process's soft limit on open files to its hard limit, as
 /// servers that keep a descriptor per log segment do (Kafka's docs ask
-/// operators for 100,000+). Each hosted partition holds three descriptors
-/// per segment (`.log`, `.index`, `.timeindex`). Returns (before, after).
+/// operators for 100,000+). Each hosted segment holds one descriptor (its
+/// `.log`; index files are opened per operation). Returns (before, after).
 pub fn raise_open_files_limit() -> Option<(u64, u64)> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,

@@ -95,6 +95,17 @@ pub enum Corruption {
     /// position beyond `u32`.
     #[error("batch out of the segment's indexable range")]
     OutOfIndexRange,
+    /// An offset-index entry whose position holds a batch with another
+    /// last offset: the index does not describe this log file.
+    #[error(
+        "index names a batch ending at offset {expected_last_offset}, the log has one ending at {last_offset}"
+    )]
+    IndexMismatch {
+        /// Last offset the index entry names.
+        expected_last_offset: i64,
+        /// Last offset of the batch found at the entry's position.
+        last_offset: i64,
+    },
     /// A checkpoint file that does not parse.
     #[error("malformed checkpoint file")]
     Checkpoint,

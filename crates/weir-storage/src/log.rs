@@ -524,7 +524,11 @@ impl Log {
     /// to the log end and persist it.
     pub fn flush(&mut self) -> Result<(), StorageError> {
         self.ensure_online()?;
-        let result = self.active().sync(&*self.io);
+        let io = Arc::clone(&self.io);
+        let result = match self.segments.back_mut() {
+            Some(active) => active.sync(&*io),
+            None => unreachable!("log has an active segment"),
+        };
         self.guard(result)?;
         self.recovery_point = self.log_end_offset();
         self.checkpoint()

@@ -459,11 +459,16 @@ fn apply(
     if let Some(len) = truncate_at {
         seg.truncate_log(io, len)?;
     }
-    seg.index.replace(io, scan.offsets, active)?;
-    seg.time_index.replace(io, scan.times, active)?;
+    let mut times = scan.times;
     if !active {
-        seg.finish_time_index(io)?;
+        // A closed segment's final time-index entry (see `Segment::seal`),
+        // written with the others: its index is all on disk from here on.
+        if let Some(e) = seg.time_entry_if_grown(times.last().map(|t| t.timestamp)) {
+            times.push(e);
+        }
     }
+    seg.index.replace(io, scan.offsets, active)?;
+    seg.time_index.replace(io, times, active)?;
     seg.sync(io)
 }
 

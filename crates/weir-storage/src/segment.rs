@@ -10,6 +10,12 @@
 //! no header, no padding, no preallocation; the file length is the segment
 //! size, and a recovering log truncates it to the end of the last good batch.
 //!
+//! ## Descriptors
+//!
+//! A segment holds one open file, its `.log`. The index files are opened
+//! only for the duration of an operation (see [`crate::index`]), so a
+//! broker's descriptor count is one per segment, as in Kafka.
+//!
 //! ## Invariants
 //!
 //! * `size` is the byte length of whole batches written; bytes past it (a
@@ -386,11 +392,27 @@ impl Segment {
             Some(r) => u32::try_from(r).unwrap_or(u32::MAX),
             None => 0,
         };
-        let mut position = self
-            .index
-            .floor(io, relative)?
-            .map_or(0, |e| u64::from(e.position));
+        let entry = self.index.floor(io, relative)?;
+        let mut position = entry.map_or(0, |e| u64::from(e.position));
+        // An entry names the batch at its position by that batch's last
+        // offset (see `track_batch`); check it on the way, so an index that
+        // disagrees with the log gives an error instead of wrong batches.
+        let mut expected_last_offset = entry.map(|e| {
+            self.base_offset
+                .saturating_add(i64::from(e.relative_offset))
+        });
         while let Some(header) = self.header_at(io, position)? {
+            if let Some(expected) = expected_last_offset.take()
+                && header.last_offset() != expected
+            {
+                return Err(self.corrupt(
+                    position,
+                    Corruption::IndexMismatch {
+                        expected_last_offset: expected,
+                        last_offset: header.last_offset(),
+                    },
+                ));
+            }
             if header.last_offset() >= offset {
                 return Ok(Some((position, header)));
             }
@@ -432,14 +454,22 @@ impl Segment {
         Ok(Some(buf.freeze()))
     }
 
-    /// Record the final max timestamp, fsync everything and drop the
-    /// in-memory index: the segment stops being active.
+    /// Record the final max timestamp, persist and fsync everything and
+    /// drop the in-memory index: the segment stops being active.
     pub(crate) fn seal(&mut self, io: &dyn FileIo) -> Result<(), StorageError> {
         self.finish_time_index(io)?;
         self.sync(io)?;
         self.index.release_memory();
         self.time_index.release_memory();
         Ok(())
+    }
+
+    /// Stop using the index files: lookups walk the segment from its
+    /// start. For a segment whose index files were replaced under it (a
+    /// cleaner swap that failed half way; the log is offline then).
+    pub(crate) fn forget_indexes(&mut self) {
+        self.index.forget();
+        self.time_index.forget();
     }
 
     /// Append the final time-index entry if the max timestamp grew.
@@ -451,8 +481,10 @@ impl Segment {
         Ok(())
     }
 
-    /// fsync the log and both indexes.
-    pub(crate) fn sync(&self, io: &dyn FileIo) -> Result<(), StorageError> {
+    /// fsync the log, then write the index entries held only in memory
+    /// and fsync both indexes. The log goes first so that an index entry on
+    /// disk never names bytes that a power loss could still take away.
+    pub(crate) fn sync(&mut self, io: &dyn FileIo) -> Result<(), StorageError> {
         io.sync_data(&self.log)
             .map_err(|e| StorageError::io("fsync", &self.log_path, e))?;
         self.index.sync(io)?;

@@ -553,10 +553,22 @@ fn clean_segment(
     };
     let finished = writer.finish(&*io);
     let (size, max_timestamp, offset_of_max_timestamp) = log.guard(finished)?;
-    let result = swap::commit(&*io, &dir, base).and_then(|()| swap::complete(&*io, &dir, base));
-    log.guard(result)?;
-    let reopened = Segment::open(&*io, &dir, base, log.config.segment_index_bytes, false);
-    let (mut new_seg, _indexes_ok) = log.guard(reopened)?;
+    let result = swap::commit(&*io, &dir, base)
+        .and_then(|()| swap::complete(&*io, &dir, base))
+        .and_then(|()| Segment::open(&*io, &dir, base, log.config.segment_index_bytes, false));
+    let (mut new_seg, _indexes_ok) = match result {
+        Ok(opened) => opened,
+        Err(e) => {
+            // The old segment still reads its `.log` through its open
+            // descriptor, but its index paths may now name the new
+            // segment's indexes: stop using them (reads of the now offline
+            // log then walk the segment from its start).
+            if let Some(old) = log.segments.get_mut(i) {
+                old.forget_indexes();
+            }
+            return log.guard(Err(e));
+        }
+    };
     debug_assert_eq!(new_seg.size, size);
     let Some(old) = log.segments.get_mut(i) else {
         return Ok(());
